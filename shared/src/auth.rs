@@ -1,0 +1,165 @@
+//! Who is calling: the verified claims of a bearer token, and the scope rules of DESIGN §2.
+//!
+//! The claims are verified elsewhere (locally by the runner's HS256 check, on AWS by the HTTP
+//! API's JWT authorizer); this module only turns them into a [`Caller`] and answers
+//! "may this caller see that record?".
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::validation::Invalid;
+use crate::{KelurahanCode, Phone};
+
+/// The four roles (JWT claim `role`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Kelurahan staff: submit, cancel and hand over requests of their own kelurahan.
+    Kelurahan,
+    /// Dinas survey team.
+    Surveyor,
+    /// Dinas officers.
+    Dinas,
+    /// Warehouse staff.
+    Gudang,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Kelurahan, Role::Surveyor, Role::Dinas, Role::Gudang];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Kelurahan => "kelurahan",
+            Role::Surveyor => "surveyor",
+            Role::Dinas => "dinas",
+            Role::Gudang => "gudang",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == raw.trim())
+    }
+}
+
+/// The person behind a request, from verified claims.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Caller {
+    pub sub: String,
+    pub name: String,
+    pub role: Role,
+    /// Set for, and only for, role `kelurahan`.
+    pub kelurahan: Option<KelurahanCode>,
+    pub phone: Option<Phone>,
+}
+
+/// Why claims do not make a caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClaimsError {
+    #[error("claim `{0}` is missing")]
+    Missing(&'static str),
+    #[error("claim `{0}` is not valid")]
+    Invalid(&'static str),
+}
+
+impl Caller {
+    /// Reads claims as a JSON object. Values may be strings or (for `phone_number`) absent;
+    /// the same code reads a local JWT payload and API Gateway authorizer claims.
+    pub fn from_claims(claims: &serde_json::Value) -> Result<Caller, ClaimsError> {
+        let text = |k: &'static str| claims.get(k).and_then(|v| v.as_str()).map(str::trim);
+        let sub = text("sub")
+            .filter(|s| !s.is_empty())
+            .ok_or(ClaimsError::Missing("sub"))?;
+        let role_raw = text("role")
+            .or_else(|| text("custom:role"))
+            .ok_or(ClaimsError::Missing("role"))?;
+        let role = Role::parse(role_raw).ok_or(ClaimsError::Invalid("role"))?;
+        let name = text("name").unwrap_or(sub).to_string();
+        let kelurahan = match text("kelurahan").or_else(|| text("custom:kelurahan")) {
+            Some(k) if !k.is_empty() => {
+                Some(KelurahanCode::parse(k).map_err(|_| ClaimsError::Invalid("kelurahan"))?)
+            }
+            _ => None,
+        };
+        if role == Role::Kelurahan && kelurahan.is_none() {
+            return Err(ClaimsError::Missing("kelurahan"));
+        }
+        let phone = match text("phone_number") {
+            Some(p) if !p.is_empty() => {
+                Some(Phone::parse(p).map_err(|_: Invalid| ClaimsError::Invalid("phone_number"))?)
+            }
+            _ => None,
+        };
+        Ok(Caller {
+            sub: sub.to_string(),
+            name,
+            role,
+            kelurahan: if role == Role::Kelurahan {
+                kelurahan
+            } else {
+                None
+            },
+            phone,
+        })
+    }
+
+    /// Whether this caller may see records of `kelurahan` (kelurahan staff: only their own).
+    pub fn can_see_kelurahan(&self, kelurahan: &KelurahanCode) -> bool {
+        match self.role {
+            Role::Kelurahan => self.kelurahan.as_ref() == Some(kelurahan),
+            _ => true,
+        }
+    }
+
+    /// Whether the caller's role is one of `roles`.
+    pub fn is_one_of(&self, roles: &[Role]) -> bool {
+        roles.contains(&self.role)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn kelurahan_staff_need_a_kelurahan() {
+        let err = Caller::from_claims(&json!({"sub": "u1", "role": "kelurahan"})).unwrap_err();
+        assert_eq!(err, ClaimsError::Missing("kelurahan"));
+        let c = Caller::from_claims(&json!({"sub": "u1", "role": "kelurahan", "kelurahan": "32.75.01.1001", "name": "Siti"})).unwrap();
+        assert_eq!(c.kelurahan.unwrap().as_str(), "32.75.01.1001");
+        assert!(c.can_see_kelurahan(&KelurahanCode::parse("32.75.01.1001").unwrap()));
+        assert!(!c.can_see_kelurahan(&KelurahanCode::parse("32.75.01.1002").unwrap()));
+    }
+
+    #[test]
+    fn unknown_roles_and_bad_claims_are_refused() {
+        assert_eq!(
+            Caller::from_claims(&json!({"sub": "u", "role": "admin"})).unwrap_err(),
+            ClaimsError::Invalid("role")
+        );
+        assert_eq!(
+            Caller::from_claims(&json!({"role": "dinas"})).unwrap_err(),
+            ClaimsError::Missing("sub")
+        );
+        assert_eq!(
+            Caller::from_claims(&json!({"sub": "u", "role": "dinas", "phone_number": "021345678"}))
+                .unwrap_err(),
+            ClaimsError::Invalid("phone_number")
+        );
+    }
+
+    #[test]
+    fn cognito_custom_attributes_are_read_too() {
+        let c = Caller::from_claims(
+            &json!({"sub": "u", "custom:role": "kelurahan", "custom:kelurahan": "32.75.02.1001"}),
+        )
+        .unwrap();
+        assert_eq!(c.role, Role::Kelurahan);
+        let d = Caller::from_claims(
+            &json!({"sub": "d", "role": "dinas", "kelurahan": "32.75.02.1001"}),
+        )
+        .unwrap();
+        assert!(d.kelurahan.is_none());
+        assert!(d.can_see_kelurahan(&KelurahanCode::parse("32.75.01.1001").unwrap()));
+    }
+}

@@ -1,0 +1,202 @@
+//! The errors a use case can end in, each with a stable machine code, an HTTP status and a
+//! bilingual title and detail. The HTTP layer turns them into RFC 9457 problem documents.
+
+use chrono::{DateTime, Utc};
+
+use crate::i18n::Text;
+use crate::ids::RequestId;
+use crate::lifecycle::{Action, Status};
+use crate::ports::StoreError;
+use crate::validation::FieldError;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AppError {
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("the body is not valid JSON")]
+    MalformedBody,
+    #[error("not authenticated")]
+    Unauthenticated,
+    #[error("role may not do this")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("transition not allowed")]
+    InvalidTransition { from: Status, action: Action },
+    #[error("duplicate active request")]
+    DuplicateActive { existing_id: RequestId },
+    #[error("recently assisted")]
+    RecentlyAssisted { until: DateTime<Utc> },
+    #[error("idempotency key reused")]
+    IdempotencyKeyReused,
+    #[error("modified concurrently")]
+    ConcurrentModification,
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::DuplicateActive(id) => AppError::DuplicateActive { existing_id: id },
+            StoreError::VersionConflict => AppError::ConcurrentModification,
+            StoreError::InvalidCursor => AppError::Validation(vec![FieldError::new(
+                "cursor",
+                "CURSOR_INVALID",
+                Text::fixed(
+                    "Cursor tidak sah; gunakan next_cursor dari halaman sebelumnya.",
+                    "Invalid cursor; use next_cursor from the previous page.",
+                ),
+            )]),
+            StoreError::IdempotencyKeyTaken => AppError::IdempotencyKeyReused,
+            other => AppError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+impl AppError {
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::Validation(_) | AppError::MalformedBody => 400,
+            AppError::Unauthenticated => 401,
+            AppError::Forbidden => 403,
+            AppError::NotFound => 404,
+            AppError::InvalidTransition { .. }
+            | AppError::DuplicateActive { .. }
+            | AppError::RecentlyAssisted { .. }
+            | AppError::ConcurrentModification => 409,
+            AppError::PayloadTooLarge => 413,
+            AppError::IdempotencyKeyReused => 422,
+            AppError::Unavailable(_) => 503,
+        }
+    }
+
+    /// The stable machine code clients switch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Validation(_) => "VALIDATION_FAILED",
+            AppError::MalformedBody => "MALFORMED_BODY",
+            AppError::Unauthenticated => "UNAUTHENTICATED",
+            AppError::Forbidden => "FORBIDDEN",
+            AppError::NotFound => "NOT_FOUND",
+            AppError::InvalidTransition { .. } => "INVALID_TRANSITION",
+            AppError::DuplicateActive { .. } => "DUPLICATE_ACTIVE_REQUEST",
+            AppError::RecentlyAssisted { .. } => "RECENTLY_ASSISTED",
+            AppError::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            AppError::ConcurrentModification => "CONCURRENT_MODIFICATION",
+            AppError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            AppError::Unavailable(_) => "SERVICE_UNAVAILABLE",
+        }
+    }
+
+    pub fn title(&self) -> Text {
+        match self {
+            AppError::Validation(_) => Text::fixed("Data tidak valid", "Invalid data"),
+            AppError::MalformedBody => Text::fixed(
+                "Isi permintaan bukan JSON yang sah",
+                "Body is not valid JSON",
+            ),
+            AppError::Unauthenticated => Text::fixed("Belum masuk", "Not authenticated"),
+            AppError::Forbidden => Text::fixed("Tidak diizinkan", "Forbidden"),
+            AppError::NotFound => Text::fixed("Tidak ditemukan", "Not found"),
+            AppError::InvalidTransition { .. } => {
+                Text::fixed("Langkah tidak diizinkan", "Transition not allowed")
+            }
+            AppError::DuplicateActive { .. } => {
+                Text::fixed("Permohonan ganda", "Duplicate request")
+            }
+            AppError::RecentlyAssisted { .. } => {
+                Text::fixed("Baru saja menerima bantuan", "Recently assisted")
+            }
+            AppError::IdempotencyKeyReused => {
+                Text::fixed("Idempotency-Key dipakai ulang", "Idempotency-Key reused")
+            }
+            AppError::ConcurrentModification => {
+                Text::fixed("Data berubah bersamaan", "Modified concurrently")
+            }
+            AppError::PayloadTooLarge => {
+                Text::fixed("Isi permintaan terlalu besar", "Payload too large")
+            }
+            AppError::Unavailable(_) => {
+                Text::fixed("Layanan sedang tidak tersedia", "Service unavailable")
+            }
+        }
+    }
+
+    pub fn detail(&self) -> Text {
+        match self {
+            AppError::Validation(errors) => Text::new(
+                format!("{} isian tidak valid; lihat daftar errors.", errors.len()),
+                format!(
+                    "{} field(s) are invalid; see the errors list.",
+                    errors.len()
+                ),
+            ),
+            AppError::MalformedBody => Text::fixed(
+                "Isi permintaan harus objek JSON yang sah (Content-Type: application/json).",
+                "The body must be a valid JSON object (Content-Type: application/json).",
+            ),
+            AppError::Unauthenticated => Text::fixed(
+                "Sertakan token yang sah di header Authorization: Bearer <token>.",
+                "Send a valid token in the Authorization: Bearer <token> header.",
+            ),
+            AppError::Forbidden => Text::fixed(
+                "Peran Anda tidak boleh melakukan tindakan ini.",
+                "Your role may not perform this action.",
+            ),
+            AppError::NotFound => Text::fixed(
+                "Data yang diminta tidak ada atau di luar wilayah Anda.",
+                "The requested record does not exist or is outside your scope.",
+            ),
+            AppError::InvalidTransition { from, action } => Text::new(
+                format!(
+                    "Tindakan '{}' tidak bisa dilakukan pada permohonan berstatus '{}'.",
+                    action.as_str(),
+                    from.as_str()
+                ),
+                format!(
+                    "Action '{}' is not allowed on a request in status '{}'.",
+                    action.as_str(),
+                    from.as_str()
+                ),
+            ),
+            AppError::DuplicateActive { existing_id } => Text::new(
+                format!(
+                    "Rumah tangga ini (NIK kepala keluarga atau KK) sudah punya permohonan aktif: {existing_id}."
+                ),
+                format!(
+                    "This household (head NIK or KK) already has an active request: {existing_id}."
+                ),
+            ),
+            AppError::RecentlyAssisted { until } => {
+                let wib = crate::time::wib(until);
+                Text::new(
+                    format!(
+                        "Rumah tangga ini baru menerima bantuan; permohonan baru bisa diajukan setelah {wib}, atau sertakan override_reason."
+                    ),
+                    format!(
+                        "This household was assisted recently; a new request is possible after {wib}, or give an override_reason."
+                    ),
+                )
+            }
+            AppError::IdempotencyKeyReused => Text::fixed(
+                "Idempotency-Key ini sudah dipakai untuk isi permintaan yang berbeda; gunakan kunci baru.",
+                "This Idempotency-Key was already used with a different body; use a new key.",
+            ),
+            AppError::ConcurrentModification => Text::fixed(
+                "Permohonan diubah orang lain pada saat yang sama; muat ulang lalu coba lagi.",
+                "The request was changed by someone else at the same time; reload and try again.",
+            ),
+            AppError::PayloadTooLarge => Text::fixed(
+                "Isi permintaan melebihi 64 KiB.",
+                "The body exceeds 64 KiB.",
+            ),
+            AppError::Unavailable(_) => Text::fixed(
+                "Penyimpanan data sedang bermasalah; coba lagi sebentar lagi.",
+                "The data store is failing; try again shortly.",
+            ),
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! Reading a JSON request body field by field, collecting every problem with its path
+//! (`household.head_nik`) so the client is told about all bad fields at once.
+//!
+//! Values are read from a `serde_json::Value` rather than deserialised into a struct, because
+//! serde stops at the first error and its messages would echo the offending value (a NIK).
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::error::AppError;
+use crate::i18n::Text;
+use crate::validation::{Errors, FieldError, Invalid};
+
+const REQUIRED: Invalid = Invalid::new("FIELD_REQUIRED", "Wajib diisi.", "Required.");
+const NOT_TEXT: Invalid = Invalid::new(
+    "FIELD_NOT_STRING",
+    "Harus berupa teks (string JSON), bukan angka atau objek.",
+    "Must be a JSON string, not a number or an object.",
+);
+const NOT_INTEGER: Invalid = Invalid::new(
+    "FIELD_NOT_INTEGER",
+    "Harus bilangan bulat.",
+    "Must be a whole number.",
+);
+const NOT_TIME: Invalid = Invalid::new(
+    "FIELD_NOT_TIMESTAMP",
+    "Harus waktu RFC 3339, mis. 2026-12-03T09:30:00+07:00.",
+    "Must be an RFC 3339 time, e.g. 2026-12-03T09:30:00+07:00.",
+);
+const NOT_OBJECT: Invalid = Invalid::new(
+    "FIELD_NOT_OBJECT",
+    "Harus berupa objek JSON.",
+    "Must be a JSON object.",
+);
+
+/// A body being read.
+pub struct Input<'a> {
+    root: &'a Value,
+    errors: Errors,
+}
+
+impl<'a> Input<'a> {
+    /// The body must be a JSON object.
+    pub fn new(root: &'a Value) -> Result<Input<'a>, AppError> {
+        if root.is_object() {
+            Ok(Input {
+                root,
+                errors: Errors::new(),
+            })
+        } else {
+            Err(AppError::MalformedBody)
+        }
+    }
+
+    /// The value at `path`; `None` when absent, null, or under a parent that is not an
+    /// object (reported once, at the parent).
+    fn lookup(&mut self, path: &str) -> Option<&'a Value> {
+        match self.walk(path) {
+            Ok(v) => v,
+            Err(()) => None,
+        }
+    }
+
+    /// Whether `path` is absent because a parent was not an object (already reported).
+    fn under_bad_parent(&self, path: &str) -> bool {
+        let mut prefix = String::new();
+        for part in path.split('.') {
+            if !prefix.is_empty() && self.errors.has_field(&prefix) {
+                return true;
+            }
+            if !prefix.is_empty() {
+                prefix.push('.');
+            }
+            prefix.push_str(part);
+        }
+        false
+    }
+
+    fn required(&mut self, path: &str) {
+        if !self.under_bad_parent(path) {
+            self.errors.push(REQUIRED.at(path));
+        }
+    }
+
+    fn walk(&mut self, path: &str) -> Result<Option<&'a Value>, ()> {
+        let mut cur = self.root;
+        let mut walked = String::new();
+        for part in path.split('.') {
+            if !walked.is_empty() {
+                walked.push('.');
+            }
+            walked.push_str(part);
+            match cur {
+                Value::Object(map) => match map.get(part) {
+                    Some(Value::Null) | None => return Ok(None),
+                    Some(v) => cur = v,
+                },
+                _ => {
+                    // A parent that is not an object: report it once, at the parent.
+                    let parent = walked
+                        .rsplit_once('.')
+                        .map(|(p, _)| p)
+                        .unwrap_or("")
+                        .to_string();
+                    if !self.errors_has(&parent) {
+                        self.errors.push(NOT_OBJECT.at(parent));
+                    }
+                    return Err(());
+                }
+            }
+        }
+        Ok(Some(cur))
+    }
+
+    fn errors_has(&self, field: &str) -> bool {
+        self.errors.has_field(field)
+    }
+
+    /// Records a problem found by the caller.
+    pub fn push(&mut self, error: FieldError) {
+        self.errors.push(error);
+    }
+
+    /// A string, trimmed; `max` characters at most. Empty counts as absent.
+    pub fn text(&mut self, path: &str, max: usize, required: bool) -> Option<String> {
+        match self.lookup(path) {
+            None => {
+                if required {
+                    self.required(path);
+                }
+                None
+            }
+            Some(Value::String(s)) => {
+                let t = s.trim();
+                if t.is_empty() {
+                    if required {
+                        self.required(path);
+                    }
+                    None
+                } else if t.chars().count() > max {
+                    self.errors.push(FieldError::new(
+                        path,
+                        "FIELD_TOO_LONG",
+                        Text::new(
+                            format!("Paling banyak {max} karakter."),
+                            format!("At most {max} characters."),
+                        ),
+                    ));
+                    None
+                } else {
+                    Some(t.to_string())
+                }
+            }
+            Some(_) => {
+                self.errors.push(NOT_TEXT.at(path));
+                None
+            }
+        }
+    }
+
+    /// A string parsed by `parse` (e.g. `Nik::parse`).
+    pub fn parsed<T>(
+        &mut self,
+        path: &str,
+        required: bool,
+        parse: impl FnOnce(&str) -> Result<T, Invalid>,
+    ) -> Option<T> {
+        let raw = self.text(path, 200, required)?;
+        self.errors.check(path, parse(&raw))
+    }
+
+    /// A whole number within `min..=max`. `2.5` and `"3"` are refused.
+    pub fn integer(&mut self, path: &str, min: i64, max: i64, required: bool) -> Option<i64> {
+        match self.lookup(path) {
+            None => {
+                if required {
+                    self.required(path);
+                }
+                None
+            }
+            Some(Value::Number(n)) => match n.as_i64() {
+                Some(v) if (min..=max).contains(&v) => Some(v),
+                Some(_) => {
+                    self.errors.push(FieldError::new(
+                        path,
+                        "FIELD_OUT_OF_RANGE",
+                        Text::new(
+                            format!("Harus antara {min} dan {max}."),
+                            format!("Must be between {min} and {max}."),
+                        ),
+                    ));
+                    None
+                }
+                None => {
+                    self.errors.push(NOT_INTEGER.at(path));
+                    None
+                }
+            },
+            Some(_) => {
+                self.errors.push(NOT_INTEGER.at(path));
+                None
+            }
+        }
+    }
+
+    /// An RFC 3339 time with an offset, returned in UTC.
+    pub fn time(&mut self, path: &str, required: bool) -> Option<DateTime<Utc>> {
+        let raw = match self.lookup(path) {
+            None => {
+                if required {
+                    self.required(path);
+                }
+                return None;
+            }
+            Some(Value::String(s)) => s.trim(),
+            Some(_) => {
+                self.errors.push(NOT_TIME.at(path));
+                return None;
+            }
+        };
+        match DateTime::parse_from_rfc3339(raw) {
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            Err(_) => {
+                self.errors.push(NOT_TIME.at(path));
+                None
+            }
+        }
+    }
+
+    /// Ends reading: every problem found, or nothing.
+    pub fn finish(self) -> Result<(), AppError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Validation(self.errors.into_vec()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(err: AppError) -> Vec<(String, &'static str)> {
+        match err {
+            AppError::Validation(v) => v.into_iter().map(|e| (e.field, e.code)).collect(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_with_its_path() {
+        let body = json!({"a": {"b": 3, "c": ""}, "n": 2.5, "t": "yesterday"});
+        let mut i = Input::new(&body).unwrap();
+        assert_eq!(i.text("a.b", 10, true), None);
+        assert_eq!(i.text("a.c", 10, true), None);
+        assert_eq!(i.text("a.d", 10, false), None);
+        assert_eq!(i.integer("n", 0, 10, true), None);
+        assert_eq!(i.time("t", true), None);
+        assert_eq!(i.text("x.y", 10, true), None);
+        let got = fields(i.finish().unwrap_err());
+        assert_eq!(
+            got,
+            vec![
+                ("a.b".to_string(), "FIELD_NOT_STRING"),
+                ("a.c".to_string(), "FIELD_REQUIRED"),
+                ("n".to_string(), "FIELD_NOT_INTEGER"),
+                ("t".to_string(), "FIELD_NOT_TIMESTAMP"),
+                ("x.y".to_string(), "FIELD_REQUIRED"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_parent_that_is_not_an_object_is_reported_once() {
+        let body = json!({"household": "oops"});
+        let mut i = Input::new(&body).unwrap();
+        i.text("household.head_nik", 20, true);
+        i.text("household.kk", 20, true);
+        let got = fields(i.finish().unwrap_err());
+        assert_eq!(got, vec![("household".to_string(), "FIELD_NOT_OBJECT")]);
+    }
+
+    #[test]
+    fn non_objects_are_malformed() {
+        assert!(matches!(
+            Input::new(&json!([1])),
+            Err(AppError::MalformedBody)
+        ));
+    }
+
+    #[test]
+    fn times_become_utc() {
+        let body = json!({"t": "2026-12-03T09:30:00+07:00"});
+        let mut i = Input::new(&body).unwrap();
+        assert_eq!(
+            i.time("t", true).unwrap().to_rfc3339(),
+            "2026-12-03T02:30:00+00:00"
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! Ports: what the use cases need from the outside world, as traits. The embedded adapter
+//! (SQLite, for the local runner) and the AWS adapter (DynamoDB) implement the same traits
+//! and pass the same conformance tests.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::events::Event;
+use crate::ids::{EventId, RequestCode, RequestId};
+use crate::lifecycle::Status;
+use crate::policy::Policy;
+use crate::registry::RegistryRecord;
+use crate::request::{AidRequest, HistoryEntry};
+use crate::{KelurahanCode, Kk, Nik};
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The household (head NIK or KK) already has an active request: this one.
+    #[error("household already has active request {0}")]
+    DuplicateActive(RequestId),
+    /// The human code is taken; draw another.
+    #[error("request code already taken")]
+    CodeTaken,
+    /// An idempotency record with this key was written first by someone else.
+    #[error("idempotency key already recorded")]
+    IdempotencyKeyTaken,
+    /// The request changed since it was read (its version moved on).
+    #[error("request was modified concurrently")]
+    VersionConflict,
+    /// A pagination cursor that this store did not hand out.
+    #[error("invalid cursor")]
+    InvalidCursor,
+    /// The store could not be reached or failed.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A stored answer to an idempotent request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    /// `{caller sub}:{Idempotency-Key}`: keys are per caller.
+    pub key: String,
+    /// SHA-256 of the canonical request body.
+    pub fingerprint: String,
+    pub status: u16,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Everything a submission writes, in one transaction.
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    pub request: AidRequest,
+    pub entry: HistoryEntry,
+    pub event: Event,
+    pub idempotency: Option<IdempotencyRecord>,
+}
+
+/// A filter for listing requests, newest first (then by id, descending).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    pub kelurahan: Option<KelurahanCode>,
+    pub status: Option<Status>,
+    pub limit: u32,
+    /// Opaque, from a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Requests, their history and their outbox events.
+#[async_trait]
+pub trait RequestStore: Send + Sync {
+    /// Writes a new request, its first history entry, its event and (if given) the
+    /// idempotency record, and marks the head NIK and the KK as having an active request, all
+    /// or nothing. Fails with [`StoreError::DuplicateActive`] naming the request that holds
+    /// either, [`StoreError::CodeTaken`] or [`StoreError::IdempotencyKeyTaken`].
+    async fn insert(&self, new: NewRequest) -> Result<(), StoreError>;
+
+    /// Writes a transition of `request` (already moved to its new state and version) with its
+    /// history entry and event, only if the stored version is still `request.version - 1`;
+    /// otherwise [`StoreError::VersionConflict`] and nothing is written. Leaving the active
+    /// states releases the household; reaching `delivered` records the delivery date for the
+    /// cool-down.
+    async fn update(
+        &self,
+        request: &AidRequest,
+        entry: &HistoryEntry,
+        event: &Event,
+    ) -> Result<(), StoreError>;
+
+    async fn get(&self, id: &RequestId) -> Result<Option<AidRequest>, StoreError>;
+
+    async fn list(&self, query: &ListQuery) -> Result<Page<AidRequest>, StoreError>;
+
+    /// Transitions of a request, oldest first.
+    async fn history(&self, id: &RequestId) -> Result<Vec<HistoryEntry>, StoreError>;
+
+    /// The active request of a household, by head NIK or by KK.
+    async fn active_for(&self, nik: &Nik, kk: &Kk) -> Result<Option<RequestId>, StoreError>;
+
+    /// When aid was last delivered to the household (head NIK or KK).
+    async fn last_delivery(&self, nik: &Nik, kk: &Kk) -> Result<Option<DateTime<Utc>>, StoreError>;
+}
+
+/// Stored answers to requests that carried an `Idempotency-Key`.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    async fn get(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
+}
+
+/// How many registry rows a load changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportCounts {
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+/// The imported DTKS/DTSEN registry.
+#[async_trait]
+pub trait RegistryStore: Send + Sync {
+    async fn lookup(&self, nik: &Nik) -> Result<Option<RegistryRecord>, StoreError>;
+    /// Inserts or replaces rows by NIK; a row identical to the stored one changes nothing.
+    async fn upsert(&self, rows: &[RegistryRecord]) -> Result<ImportCounts, StoreError>;
+}
+
+/// An event waiting in the outbox, with its position (increasing in write order).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxItem {
+    pub position: u64,
+    pub event: Event,
+}
+
+/// The events written with state changes, for delivery to consumers at least once.
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Events after the consumer's last acknowledged position, in write order.
+    async fn pending(&self, consumer: &str, limit: usize) -> Result<Vec<OutboxItem>, StoreError>;
+    /// Records that the consumer has handled everything up to `position`.
+    async fn ack(&self, consumer: &str, position: u64) -> Result<(), StoreError>;
+}
+
+/// The time. Injected so tests can move it.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The real clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// New identifiers. Injected so tests can fix them.
+pub trait Ids: Send + Sync {
+    fn request_id(&self) -> RequestId;
+    fn request_code(&self) -> RequestCode;
+    fn event_id(&self) -> EventId;
+}
+
+/// UUIDv7 ids and random human codes.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RandomIds;
+
+impl Ids for RandomIds {
+    fn request_id(&self) -> RequestId {
+        RequestId::new()
+    }
+    fn request_code(&self) -> RequestCode {
+        RequestCode::random()
+    }
+    fn event_id(&self) -> EventId {
+        EventId::new()
+    }
+}
+
+/// Everything the request use cases need, wired once at start-up.
+#[derive(Clone)]
+pub struct Deps {
+    pub requests: Arc<dyn RequestStore>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    pub registry: Arc<dyn RegistryStore>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn Ids>,
+    pub policy: Policy,
+}
