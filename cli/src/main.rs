@@ -1,1 +1,68 @@
-fn main() {}
+//! `basoka`: the local runner and ops tool.
+//!
+//! * `basoka serve` runs every HTTP function on one port over the embedded store;
+//! * `basoka token` prints a bearer token the server accepts, for a role;
+//! * `basoka registry import FILE.csv` loads the DTKS/DTSEN registry export.
+
+mod datadir;
+mod registry;
+mod serve;
+mod token;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "basoka",
+    version,
+    about = "BASOKA — Bantuan Sosial Kedaruratan, Dinas Sosial Kota Bekasi"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run all HTTP functions on one port over the embedded store in the data folder.
+    Serve(serve::ServeArgs),
+    /// Print a bearer token that `basoka serve` (same data folder) accepts.
+    Token(token::TokenArgs),
+    /// The welfare registry (DTKS/DTSEN).
+    Registry {
+        #[command(subcommand)]
+        command: RegistryCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RegistryCommand {
+    /// Load a registry CSV export (columns nik,kk,nama,kelurahan_code,desil).
+    Import {
+        /// The CSV file (UTF-8 with or without BOM, `,` or `;`, CRLF fine).
+        file: PathBuf,
+        #[command(flatten)]
+        data: datadir::DataDirArg,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Token(args) => token::run(args),
+        Command::Registry {
+            command: RegistryCommand::Import { file, data },
+        } => registry::import(&file, &data.resolve()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("basoka: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,151 @@
-//! placeholder
+//! HTTP plumbing the BASOKA functions share, the same behind the local runner and behind
+//! Lambda:
+//!
+//! * [`ApiError`]: a domain error rendered as RFC 9457 `application/problem+json`, in Bahasa
+//!   Indonesia or English per `Accept-Language`, with a stable `code` and every bad field;
+//! * [`AuthCaller`]: the verified caller, put into the request by an authentication layer
+//!   ([`local_auth`] verifies HS256 tokens for the local runner; on AWS the API Gateway
+//!   authorizer's claims are used instead);
+//! * [`JsonBody`]: a JSON body whose problems (not JSON, too large) are problem documents too;
+//! * [`tokens`]: issuing and verifying the local HS256 tokens.
+
+pub mod problem;
+pub mod tokens;
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use shared::i18n::{Lang, Text};
+use shared::{AppError, Caller};
+
+pub use problem::{ApiError, Problem};
+pub use tokens::{TokenError, TokenVerifier};
+
+/// Largest request body accepted (DESIGN: 64 KiB, else 413).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The language the client asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientLang(pub Lang);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientLang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientLang(lang_of(&parts.headers)))
+    }
+}
+
+/// Reads `Accept-Language`.
+pub fn lang_of(headers: &HeaderMap) -> Lang {
+    Lang::from_accept_language(headers.get("accept-language").and_then(|v| v.to_str().ok()))
+}
+
+/// Why no caller is attached to a request: kept so the 401 can say what was wrong.
+#[derive(Debug, Clone)]
+pub struct AuthFailure(pub Text);
+
+/// The authenticated caller. Rejects with a 401 problem when the authentication layer did
+/// not attach one.
+#[derive(Debug, Clone)]
+pub struct AuthCaller(pub Caller);
+
+impl<S: Send + Sync> FromRequestParts<S> for AuthCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        if let Some(c) = parts.extensions.get::<Caller>() {
+            return Ok(AuthCaller(c.clone()));
+        }
+        let lang = lang_of(&parts.headers);
+        let mut problem = Problem::from_error(&AppError::Unauthenticated, lang);
+        if let Some(AuthFailure(why)) = parts.extensions.get::<AuthFailure>() {
+            problem.detail = why.get(lang).to_string();
+        }
+        Err(problem.into_response())
+    }
+}
+
+/// A JSON body, read up to [`BODY_LIMIT`]. Not JSON → 400 `MALFORMED_BODY`; too large → 413.
+#[derive(Debug, Clone)]
+pub struct JsonBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let lang = lang_of(req.headers());
+        let bytes = match axum::body::Bytes::from_request(req, state).await {
+            Ok(b) => b,
+            Err(rejection) => {
+                let err = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    AppError::PayloadTooLarge
+                } else {
+                    AppError::MalformedBody
+                };
+                return Err(ApiError::new(err, lang).into_response());
+            }
+        };
+        if bytes.len() > BODY_LIMIT {
+            return Err(ApiError::new(AppError::PayloadTooLarge, lang).into_response());
+        }
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(v) if v.is_object() => Ok(JsonBody(v)),
+            _ => Err(ApiError::new(AppError::MalformedBody, lang).into_response()),
+        }
+    }
+}
+
+/// Middleware for the local runner: verifies `Authorization: Bearer <HS256 token>` and
+/// attaches the [`Caller`]; on failure attaches the reason (routes that need a caller answer
+/// 401, open routes do not care).
+pub async fn local_auth(
+    axum::extract::State(verifier): axum::extract::State<TokenVerifier>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let header = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    match header.as_deref().map(|h| {
+        h.strip_prefix("Bearer ")
+            .or_else(|| h.strip_prefix("bearer "))
+    }) {
+        None => {
+            req.extensions_mut().insert(AuthFailure(Text::fixed(
+                "Header Authorization: Bearer <token> tidak ada. Buat token dengan `basoka token --role ...`.",
+                "Missing Authorization: Bearer <token> header. Make a token with `basoka token --role ...`.",
+            )));
+        }
+        Some(None) => {
+            req.extensions_mut().insert(AuthFailure(Text::fixed(
+                "Header Authorization harus berbentuk: Bearer <token>.",
+                "The Authorization header must read: Bearer <token>.",
+            )));
+        }
+        Some(Some(token)) => match verifier.verify(token.trim()) {
+            Ok(caller) => {
+                req.extensions_mut().insert(caller);
+            }
+            Err(e) => {
+                req.extensions_mut().insert(AuthFailure(e.text()));
+            }
+        },
+    }
+    next.run(req).await
+}
+
+/// Answers unknown routes with a 404 problem document rather than an empty body.
+pub async fn not_found(headers: HeaderMap) -> Response {
+    ApiError::new(AppError::NotFound, lang_of(&headers)).into_response()
+}
+
+/// Answers `GET /v1/health`.
+pub async fn health() -> impl IntoResponse {
+    axum::Json(serde_json::json!({"status": "ok", "service": "basoka"}))
+}

@@ -1,1 +1,278 @@
-//! placeholder
+//! `submit-request`: the kelurahan's intake of aid requests, and the reads everyone shares.
+//!
+//! Routes (DESIGN §6): `POST /v1/requests`, `GET /v1/requests`, `GET /v1/requests/{id}`,
+//! `GET /v1/requests/{id}/history`, `POST /v1/requests/{id}/cancel`. Each handler is a thin
+//! adapter: it extracts the caller, language and body, calls the domain use case and renders
+//! the answer; every rule lives in the `shared` crate.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use basoka_web::{ApiError, AuthCaller, ClientLang, JsonBody, Problem};
+use shared::ports::Deps;
+use shared::request::{HistoryEntry, RequestPage, RequestView};
+use shared::usecases::{self, ListParams};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The routes of this function, with their OpenAPI description.
+pub fn router() -> OpenApiRouter<Arc<Deps>> {
+    OpenApiRouter::new()
+        .routes(routes!(submit, list))
+        .routes(routes!(get_request))
+        .routes(routes!(history))
+        .routes(routes!(cancel))
+}
+
+// ---- documented request bodies (the use cases read the JSON field by field) ----
+
+/// Where the household lives.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AddressBody {
+    street: String,
+    #[schema(example = "003")]
+    rt: String,
+    #[schema(example = "011")]
+    rw: String,
+    /// Kemendagri code of the caller's own kelurahan.
+    #[schema(example = "32.75.01.1001")]
+    kelurahan_code: String,
+}
+
+/// The household. NIK and KK are 16-digit strings, never numbers.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct HouseholdBody {
+    #[schema(example = "3275014101900003")]
+    head_nik: String,
+    #[schema(example = "3275010203040005")]
+    kk: String,
+    head_name: String,
+    #[schema(minimum = 1, maximum = 50)]
+    members: u32,
+    /// Mobile number (08…, +628…, 628…, 8…); receives SMS when aid is delivered to the household.
+    #[schema(example = "081234567890")]
+    phone: Option<String>,
+    address: AddressBody,
+}
+
+/// The person (usually the PSM) who reported the household.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ReporterBody {
+    name: String,
+    #[schema(example = "081298765432")]
+    phone: String,
+}
+
+/// `POST /v1/requests`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SubmitBody {
+    household: HouseholdBody,
+    /// `miskin_ekstrem` or `rentan_miskin`.
+    #[schema(example = "miskin_ekstrem")]
+    category: String,
+    /// `darurat` or `biasa`.
+    #[schema(example = "darurat")]
+    urgency: String,
+    /// At most 1000 characters.
+    situation: String,
+    reported_by: ReporterBody,
+    /// Needed (and recorded) when the household received aid within the cool-down.
+    override_reason: Option<String>,
+}
+
+/// `POST /v1/requests/{id}/cancel`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct CancelBody {
+    reason: String,
+}
+
+/// Query of `GET /v1/requests`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ListQueryParams {
+    /// Filter by status.
+    status: Option<String>,
+    /// Filter by kelurahan (kelurahan staff: only their own).
+    kelurahan_code: Option<String>,
+    /// Page size, 1–100 (default 20).
+    limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// Submit an aid request for a household of the caller's kelurahan.
+#[utoipa::path(
+    post, path = "/v1/requests", tag = "requests",
+    request_body = SubmitBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body: the first response again")),
+    responses(
+        (status = 201, description = "Created", body = RequestView),
+        (status = 400, description = "Invalid fields (all listed)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "DUPLICATE_ACTIVE_REQUEST or RECENTLY_ASSISTED", body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "IDEMPOTENCY_KEY_REUSED", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn submit(
+    State(deps): State<Arc<Deps>>,
+    AuthCaller(caller): AuthCaller,
+    ClientLang(lang): ClientLang,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| {
+            ApiError::new(
+                shared::AppError::Validation(vec![
+                    shared::validation::Invalid::new(
+                        "IDEMPOTENCY_KEY_INVALID",
+                        "Idempotency-Key harus 1-200 karakter ASCII tanpa spasi.",
+                        "Idempotency-Key must be 1-200 ASCII characters without spaces.",
+                    )
+                    .at("Idempotency-Key"),
+                ]),
+                lang,
+            )
+        })?),
+    };
+    let out = usecases::submit(&deps, &caller, key, &body)
+        .await
+        .map_err(|e| ApiError::new(e, lang))?;
+    let status = StatusCode::from_u16(out.status).unwrap_or(StatusCode::CREATED);
+    let mut res = json_response(status, out.body);
+    if out.replayed {
+        res.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(res)
+}
+
+/// List requests, newest first (kelurahan staff: their own kelurahan only).
+#[utoipa::path(
+    get, path = "/v1/requests", tag = "requests",
+    params(ListQueryParams),
+    responses(
+        (status = 200, body = RequestPage),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn list(
+    State(deps): State<Arc<Deps>>,
+    AuthCaller(caller): AuthCaller,
+    ClientLang(lang): ClientLang,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Result<Json<RequestPage>, ApiError> {
+    let mut params = ListParams::default();
+    for (k, v) in q {
+        match k.as_str() {
+            "status" => params.status = Some(v),
+            "kelurahan_code" => params.kelurahan_code = Some(v),
+            "limit" => params.limit = Some(v),
+            "cursor" => params.cursor = Some(v),
+            _ => {}
+        }
+    }
+    usecases::list(&deps, &caller, &params)
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::new(e, lang))
+}
+
+/// One request. Kelurahan staff, surveyors and the Dinas see the full NIK and KK.
+#[utoipa::path(
+    get, path = "/v1/requests/{id}", tag = "requests",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = RequestView),
+        (status = 404, description = "Unknown, or outside the caller's kelurahan", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn get_request(
+    State(deps): State<Arc<Deps>>,
+    AuthCaller(caller): AuthCaller,
+    ClientLang(lang): ClientLang,
+    Path(id): Path<String>,
+) -> Result<Json<RequestView>, ApiError> {
+    usecases::get(&deps, &caller, &id)
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::new(e, lang))
+}
+
+/// The request's transitions, oldest first.
+#[utoipa::path(
+    get, path = "/v1/requests/{id}/history", tag = "requests",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = Vec<HistoryEntry>),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn history(
+    State(deps): State<Arc<Deps>>,
+    AuthCaller(caller): AuthCaller,
+    ClientLang(lang): ClientLang,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
+    usecases::history(&deps, &caller, &id)
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::new(e, lang))
+}
+
+/// Cancel a request before it is dispatched (kelurahan staff: own kelurahan; Dinas).
+#[utoipa::path(
+    post, path = "/v1/requests/{id}/cancel", tag = "requests",
+    params(("id" = String, Path)),
+    request_body = CancelBody,
+    responses(
+        (status = 200, body = RequestView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "INVALID_TRANSITION", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn cancel(
+    State(deps): State<Arc<Deps>>,
+    AuthCaller(caller): AuthCaller,
+    ClientLang(lang): ClientLang,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<RequestView>, ApiError> {
+    usecases::cancel(&deps, &caller, &id, &body)
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::new(e, lang))
+}

@@ -1,0 +1,160 @@
+//! RFC 9457 problem documents (`application/problem+json`) for every error a function returns.
+//!
+//! `type` is a stable URN per code, `title` and `detail` are in the client's language, `code`
+//! is the machine code clients switch on, and validation problems list every bad field in
+//! `errors: [{field, code, message}]`. Nothing here ever holds a full NIK or KK: messages are
+//! fixed texts and field errors carry paths, not values.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use shared::AppError;
+use shared::i18n::Lang;
+use utoipa::ToSchema;
+
+/// One bad field.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldProblem {
+    /// JSON path of the field, e.g. `household.head_nik`.
+    pub field: String,
+    /// Stable machine code, e.g. `NIK_LENGTH`.
+    pub code: String,
+    pub message: String,
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable machine code, e.g. `DUPLICATE_ACTIVE_REQUEST`.
+    pub code: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldProblem>,
+    /// For `DUPLICATE_ACTIVE_REQUEST`: the request that is already active.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub existing_request_id: Option<String>,
+    /// For `INVALID_TRANSITION`: the request's current status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_status: Option<String>,
+    /// For `RECENTLY_ASSISTED`: when a new request becomes possible (UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cooldown_until: Option<String>,
+}
+
+impl Problem {
+    pub fn from_error(err: &AppError, lang: Lang) -> Problem {
+        let code = err.code();
+        let errors = match err {
+            AppError::Validation(fields) => fields
+                .iter()
+                .map(|f| FieldProblem {
+                    field: f.field.clone(),
+                    code: f.code.to_string(),
+                    message: f.message.get(lang).to_string(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Problem {
+            type_: format!(
+                "urn:basoka:problem:{}",
+                code.to_ascii_lowercase().replace('_', "-")
+            ),
+            title: err.title().get(lang).to_string(),
+            status: err.status(),
+            detail: err.detail().get(lang).to_string(),
+            code: code.to_string(),
+            errors,
+            existing_request_id: match err {
+                AppError::DuplicateActive { existing_id } => Some(existing_id.to_string()),
+                _ => None,
+            },
+            current_status: match err {
+                AppError::InvalidTransition { from, .. } => Some(from.as_str().to_string()),
+                _ => None,
+            },
+            cooldown_until: match err {
+                AppError::RecentlyAssisted { until } => Some(until.to_rfc3339()),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut res = (status, axum::Json(self)).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        res
+    }
+}
+
+/// A domain error on its way to the client, with the language to write it in.
+#[derive(Debug)]
+pub struct ApiError {
+    pub error: AppError,
+    pub lang: Lang,
+}
+
+impl ApiError {
+    pub fn new(error: AppError, lang: Lang) -> ApiError {
+        ApiError { error, lang }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let AppError::Unavailable(why) = &self.error {
+            // The cause is for operators; the client gets the fixed text.
+            tracing::error!(error = %why, "store unavailable");
+        }
+        Problem::from_error(&self.error, self.lang).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::validation::Invalid;
+
+    #[test]
+    fn validation_lists_every_field_in_the_chosen_language() {
+        let err = AppError::Validation(vec![
+            Invalid::new(
+                "NIK_LENGTH",
+                "NIK harus 16 digit",
+                "NIK must have 16 digits",
+            )
+            .at("household.head_nik"),
+            Invalid::new("FIELD_REQUIRED", "Wajib diisi.", "Required.").at("category"),
+        ]);
+        let id = Problem::from_error(&err, Lang::Id);
+        assert_eq!(id.status, 400);
+        assert_eq!(id.code, "VALIDATION_FAILED");
+        assert_eq!(id.errors.len(), 2);
+        assert_eq!(id.errors[0].field, "household.head_nik");
+        assert_eq!(id.errors[0].message, "NIK harus 16 digit");
+        let en = Problem::from_error(&err, Lang::En);
+        assert_eq!(en.title, "Invalid data");
+        assert_eq!(en.errors[1].message, "Required.");
+        assert_eq!(en.type_, "urn:basoka:problem:validation-failed");
+    }
+
+    #[test]
+    fn responses_are_problem_json() {
+        let res = ApiError::new(AppError::NotFound, Lang::Id).into_response();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            res.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+    }
+}

@@ -1,0 +1,87 @@
+//! `basoka token`: a bearer token for the local server, for trying the API with curl.
+
+use std::process::ExitCode;
+
+use basoka_web::tokens::{self, LOCAL_ISSUER, TokenClaims};
+use clap::Args;
+use shared::{KelurahanCode, Phone, Role};
+
+use crate::datadir::{self, DataDirArg};
+
+#[derive(Args, Debug)]
+pub struct TokenArgs {
+    /// kelurahan, surveyor, dinas or gudang.
+    #[arg(long)]
+    role: String,
+    /// Kelurahan code or name (required for role kelurahan), e.g. 32.75.01.1001 or "Bekasi Jaya".
+    #[arg(long)]
+    kelurahan: Option<String>,
+    /// User id (claim `sub`); surveys are assigned to it. Default: derived from role and kelurahan.
+    #[arg(long)]
+    sub: Option<String>,
+    /// Display name.
+    #[arg(long)]
+    name: Option<String>,
+    /// Mobile number for SMS (claim `phone_number`).
+    #[arg(long)]
+    phone: Option<String>,
+    /// Validity in hours (default: a working day).
+    #[arg(long, default_value_t = 9)]
+    hours: u32,
+    #[command(flatten)]
+    data: DataDirArg,
+}
+
+pub fn run(args: TokenArgs) -> Result<ExitCode, String> {
+    let role = Role::parse(&args.role).ok_or_else(|| {
+        format!(
+            "unknown role `{}`: use kelurahan, surveyor, dinas or gudang",
+            args.role
+        )
+    })?;
+    let kelurahan = match (&args.kelurahan, role) {
+        (Some(k), Role::Kelurahan) => Some(KelurahanCode::parse_code_or_name(k).map_err(|_| {
+            format!(
+                "unknown kelurahan `{k}`: give a Kemendagri code such as 32.75.01.1001 or a name"
+            )
+        })?),
+        (None, Role::Kelurahan) => return Err("role kelurahan needs --kelurahan CODE".into()),
+        (Some(_), _) => return Err("--kelurahan is only for role kelurahan".into()),
+        (None, _) => None,
+    };
+    let phone = match &args.phone {
+        Some(p) => Some(Phone::parse(p).map_err(|e| format!("--phone: {}", e.message.en))?),
+        None => None,
+    };
+    if args.hours == 0 || args.hours > 24 * 31 {
+        return Err("--hours must be between 1 and 744".into());
+    }
+    let sub = args.sub.clone().unwrap_or_else(|| match kelurahan {
+        Some(k) => format!("kelurahan-{}", k.as_str().replace('.', "")),
+        None => format!("{}-1", role.as_str()),
+    });
+    let name = args.name.clone().unwrap_or_else(|| match kelurahan {
+        Some(k) => format!("Staf Kelurahan {}", k.name()),
+        None => match role {
+            Role::Surveyor => "Tim Survei Dinsos".into(),
+            Role::Dinas => "Petugas Dinsos".into(),
+            Role::Gudang => "Petugas Gudang".into(),
+            Role::Kelurahan => unreachable!("kelurahan has a kelurahan"),
+        },
+    });
+    let secret = datadir::token_secret(&args.data.resolve())?;
+    let now = chrono::Utc::now().timestamp();
+    let claims = TokenClaims {
+        sub,
+        name,
+        role: role.as_str().into(),
+        kelurahan: kelurahan.map(|k| k.as_str().to_string()),
+        phone_number: phone.map(|p| p.as_str().to_string()),
+        iss: LOCAL_ISSUER.into(),
+        iat: now,
+        exp: now + i64::from(args.hours) * 3600,
+    };
+    let token = tokens::issue(&secret, &claims).map_err(|e| e.to_string())?;
+    println!("{token}");
+    Ok(ExitCode::SUCCESS)
+}
