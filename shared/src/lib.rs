@@ -25,6 +25,8 @@ pub mod policy;
 pub mod ports;
 pub mod registry;
 pub mod request;
+pub mod sms;
+pub mod stock;
 pub mod time;
 pub mod usecases;
 pub mod validation;

@@ -1,0 +1,451 @@
+//! Warehouse stock: items, packages as bills of materials, lots with expiry dates, the stock
+//! ledger, and the allocation planner (all package lines or none, earliest expiry first,
+//! never an expired lot, never below zero).
+//!
+//! Quantities are whole numbers in the item's unit. Every movement of stock is a ledger entry
+//! (receipt, allocation, release, adjustment, dispatch); a lot's `on_hand` is always the sum of
+//! its entries' `delta_on_hand`, and `allocated` the sum of their `delta_allocated`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::i18n::Text;
+use crate::validation::Invalid;
+
+/// The warehouse every local run seeds.
+pub const DEFAULT_WAREHOUSE: &str = "GUDANG-DINSOS-BKS";
+pub const DEFAULT_WAREHOUSE_NAME: &str = "Gudang Dinsos Kota Bekasi";
+/// The package Kota Bekasi really used in 2020.
+pub const DEFAULT_PACKAGE: &str = "PAKET-SEMBAKO";
+
+fn code_like(
+    raw: &str,
+    code: &'static str,
+    id: &'static str,
+    en: &'static str,
+) -> Result<String, Invalid> {
+    let t = raw.trim();
+    let ok = !t.is_empty()
+        && t.len() <= 40
+        && t.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(t.to_string())
+    } else {
+        Err(Invalid::new(code, id, en))
+    }
+}
+
+/// An item code, e.g. `BERAS-10KG`... in practice `BERAS`: upper-case letters, digits, dashes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = String, example = "BERAS")]
+pub struct Sku(String);
+
+impl Sku {
+    pub fn parse(raw: &str) -> Result<Sku, Invalid> {
+        code_like(
+            raw,
+            "SKU_INVALID",
+            "Kode barang (sku) hanya huruf besar, angka dan tanda hubung, maks. 40 karakter.",
+            "An item code (sku) is upper-case letters, digits and dashes, at most 40 characters.",
+        )
+        .map(Sku)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Sku {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A warehouse code, e.g. `GUDANG-DINSOS-BKS`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = String, example = "GUDANG-DINSOS-BKS")]
+pub struct WarehouseCode(String);
+
+impl WarehouseCode {
+    pub fn parse(raw: &str) -> Result<WarehouseCode, Invalid> {
+        code_like(
+            raw,
+            "WAREHOUSE_INVALID",
+            "Kode gudang hanya huruf besar, angka dan tanda hubung.",
+            "A warehouse code is upper-case letters, digits and dashes.",
+        )
+        .map(WarehouseCode)
+    }
+
+    pub fn default_warehouse() -> WarehouseCode {
+        WarehouseCode(DEFAULT_WAREHOUSE.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A package code, e.g. `PAKET-SEMBAKO`.
+pub fn parse_package_code(raw: &str) -> Result<String, Invalid> {
+    code_like(
+        raw,
+        "PACKAGE_CODE_INVALID",
+        "Kode paket hanya huruf besar, angka dan tanda hubung, mis. PAKET-SEMBAKO.",
+        "A package code is upper-case letters, digits and dashes, e.g. PAKET-SEMBAKO.",
+    )
+}
+
+/// A positive whole quantity (`0`, `-3` and `2.5` are refused by the readers).
+pub fn positive_quantity(value: i64) -> Result<u64, Invalid> {
+    if value >= 1 {
+        Ok(value as u64)
+    } else {
+        Err(Invalid::new(
+            "QUANTITY_NOT_POSITIVE",
+            "Jumlah harus bilangan bulat positif.",
+            "The quantity must be a positive whole number.",
+        ))
+    }
+}
+
+/// An item the warehouse stocks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Item {
+    pub sku: Sku,
+    pub name: String,
+    /// kg, L, botol, kaleng, bungkus, pcs…
+    pub unit: String,
+    /// Below this available quantity a `StockLow` alert goes to the warehouse.
+    pub low_threshold: u64,
+    /// A retired item is kept for the record but can no longer be received or packaged.
+    pub retired: bool,
+}
+
+/// One line of a package: so many units of one item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PackageLine {
+    pub sku: Sku,
+    pub quantity: u64,
+}
+
+/// A food package as a bill of materials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Package {
+    pub code: String,
+    pub name: String,
+    pub lines: Vec<PackageLine>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Package {
+    /// What `packages` packages need, per item.
+    pub fn needs(&self, packages: u32) -> BTreeMap<Sku, u64> {
+        let mut out = BTreeMap::new();
+        for l in &self.lines {
+            *out.entry(l.sku.clone()).or_insert(0) += l.quantity * u64::from(packages);
+        }
+        out
+    }
+}
+
+/// The seed catalogue: the items of the 2020 Kota Bekasi package (DESIGN §9) with low-stock
+/// thresholds of about ten packages.
+pub fn seed_items() -> Vec<Item> {
+    let item = |sku: &str, name: &str, unit: &str, low: u64| Item {
+        sku: Sku(sku.into()),
+        name: name.into(),
+        unit: unit.into(),
+        low_threshold: low,
+        retired: false,
+    };
+    vec![
+        item("BERAS", "Beras", "kg", 100),
+        item("MINYAK-GORENG", "Minyak goreng", "L", 20),
+        item("KECAP-MANIS", "Kecap manis 140 ml", "botol", 10),
+        item("SAUS-SAMBAL", "Saus sambal 140 ml", "botol", 10),
+        item("MAKANAN-KALENG", "Makanan kaleng 425 g", "kaleng", 30),
+        item("MIE-INSTAN", "Mie instan", "bungkus", 100),
+        item("BISKUIT", "Biskuit", "bungkus", 10),
+    ]
+}
+
+/// `PAKET-SEMBAKO`: beras 10 kg, minyak goreng 2 L, kecap manis 1 botol, saus sambal 1 botol,
+/// makanan kaleng 3 kaleng, mie instan 10 bungkus, biskuit 1 bungkus.
+pub fn seed_package(now: DateTime<Utc>) -> Package {
+    let line = |sku: &str, q: u64| PackageLine {
+        sku: Sku(sku.into()),
+        quantity: q,
+    };
+    Package {
+        code: DEFAULT_PACKAGE.into(),
+        name: "Paket sembako Pemkot Bekasi (2020)".into(),
+        lines: vec![
+            line("BERAS", 10),
+            line("MINYAK-GORENG", 2),
+            line("KECAP-MANIS", 1),
+            line("SAUS-SAMBAL", 1),
+            line("MAKANAN-KALENG", 3),
+            line("MIE-INSTAN", 10),
+            line("BISKUIT", 1),
+        ],
+        updated_at: now,
+    }
+}
+
+/// What a lot can still give.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lot {
+    pub lot_id: String,
+    pub sku: Sku,
+    pub expires_on: Option<NaiveDate>,
+    pub on_hand: u64,
+    pub allocated: u64,
+    /// Receipt order, for ties between equal expiry dates (oldest first).
+    pub received_seq: u64,
+}
+
+impl Lot {
+    pub fn available(&self) -> u64 {
+        self.on_hand.saturating_sub(self.allocated)
+    }
+
+    /// A lot past its date may never be allocated.
+    pub fn usable_on(&self, today: NaiveDate) -> bool {
+        self.expires_on.is_none_or(|d| d >= today)
+    }
+}
+
+/// Take `quantity` of a lot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Take {
+    pub lot_id: String,
+    pub sku: Sku,
+    pub quantity: u64,
+    pub expires_on: Option<NaiveDate>,
+}
+
+/// Not enough usable stock for one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shortfall {
+    pub sku: Sku,
+    pub needed: u64,
+    pub available: u64,
+}
+
+/// Plans an allocation: every needed item from the usable lots, earliest expiry first (lots
+/// without a date last, then the oldest receipt), all items or none.
+pub fn plan_allocation(
+    needs: &BTreeMap<Sku, u64>,
+    lots: &[Lot],
+    today: NaiveDate,
+) -> Result<Vec<Take>, Vec<Shortfall>> {
+    let mut takes = Vec::new();
+    let mut short = Vec::new();
+    for (sku, &needed) in needs {
+        let mut usable: Vec<&Lot> = lots
+            .iter()
+            .filter(|l| &l.sku == sku && l.usable_on(today) && l.available() > 0)
+            .collect();
+        usable.sort_by_key(|l| (l.expires_on.is_none(), l.expires_on, l.received_seq));
+        let available: u64 = usable.iter().map(|l| l.available()).sum();
+        if available < needed {
+            short.push(Shortfall {
+                sku: sku.clone(),
+                needed,
+                available,
+            });
+            continue;
+        }
+        let mut left = needed;
+        for lot in usable {
+            if left == 0 {
+                break;
+            }
+            let q = left.min(lot.available());
+            takes.push(Take {
+                lot_id: lot.lot_id.clone(),
+                sku: sku.clone(),
+                quantity: q,
+                expires_on: lot.expires_on,
+            });
+            left -= q;
+        }
+    }
+    if short.is_empty() {
+        Ok(takes)
+    } else {
+        Err(short)
+    }
+}
+
+/// Kinds of stock movement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Movement {
+    Receipt,
+    Allocation,
+    Release,
+    Adjustment,
+    Dispatch,
+}
+
+impl Movement {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Movement::Receipt => "receipt",
+            Movement::Allocation => "allocation",
+            Movement::Release => "release",
+            Movement::Adjustment => "adjustment",
+            Movement::Dispatch => "dispatch",
+        }
+    }
+
+    /// How a movement of `q` units changes a lot: (on hand, allocated).
+    pub fn deltas(self, q: i64) -> (i64, i64) {
+        match self {
+            Movement::Receipt => (q, 0),
+            Movement::Allocation => (0, q),
+            Movement::Release => (0, -q),
+            Movement::Adjustment => (q, 0),
+            Movement::Dispatch => (-q, -q),
+        }
+    }
+}
+
+/// Stock of one item in one warehouse, as `GET /v1/stock` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StockLevel {
+    pub warehouse: String,
+    pub sku: String,
+    pub name: String,
+    pub unit: String,
+    pub on_hand: u64,
+    pub allocated: u64,
+    /// On hand, not allocated, not expired.
+    pub available: u64,
+    /// On hand in lots past their date (cannot be allocated).
+    pub expired: u64,
+    pub low_threshold: u64,
+    pub low: bool,
+}
+
+/// Why a stock change is refused.
+pub fn below_zero(available: u64) -> Text {
+    Text::new(
+        format!("Stok tidak boleh di bawah nol; yang tersedia {available}."),
+        format!("Stock cannot go below zero; {available} available."),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn lot(id: &str, sku: &str, exp: Option<&str>, on_hand: u64, allocated: u64, seq: u64) -> Lot {
+        Lot {
+            lot_id: id.into(),
+            sku: Sku::parse(sku).unwrap(),
+            expires_on: exp.map(d),
+            on_hand,
+            allocated,
+            received_seq: seq,
+        }
+    }
+
+    fn needs(items: &[(&str, u64)]) -> BTreeMap<Sku, u64> {
+        items
+            .iter()
+            .map(|(s, q)| (Sku::parse(s).unwrap(), *q))
+            .collect()
+    }
+
+    #[test]
+    fn earliest_expiry_first_and_never_expired() {
+        let lots = [
+            lot("late", "BERAS", Some("2027-06-01"), 50, 0, 1),
+            lot("expired", "BERAS", Some("2026-11-30"), 50, 0, 2),
+            lot("early", "BERAS", Some("2027-01-15"), 8, 0, 3),
+            lot("nodate", "BERAS", None, 50, 0, 0),
+        ];
+        let takes = plan_allocation(&needs(&[("BERAS", 10)]), &lots, d("2026-12-03")).unwrap();
+        assert_eq!(
+            takes
+                .iter()
+                .map(|t| (t.lot_id.as_str(), t.quantity))
+                .collect::<Vec<_>>(),
+            vec![("early", 8), ("late", 2)]
+        );
+    }
+
+    #[test]
+    fn a_lot_is_usable_on_its_last_day() {
+        let lots = [lot("a", "BERAS", Some("2026-12-03"), 10, 0, 1)];
+        assert!(plan_allocation(&needs(&[("BERAS", 10)]), &lots, d("2026-12-03")).is_ok());
+        assert!(plan_allocation(&needs(&[("BERAS", 10)]), &lots, d("2026-12-04")).is_err());
+    }
+
+    #[test]
+    fn all_lines_or_none() {
+        let lots = [
+            lot("b", "BERAS", None, 100, 0, 1),
+            lot("m", "MINYAK-GORENG", None, 1, 0, 2),
+        ];
+        let err = plan_allocation(
+            &needs(&[("BERAS", 10), ("MINYAK-GORENG", 2)]),
+            &lots,
+            d("2026-12-03"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            vec![Shortfall {
+                sku: Sku::parse("MINYAK-GORENG").unwrap(),
+                needed: 2,
+                available: 1
+            }]
+        );
+    }
+
+    #[test]
+    fn allocated_units_are_not_available() {
+        let lots = [lot("b", "BERAS", None, 10, 5, 1)];
+        assert!(plan_allocation(&needs(&[("BERAS", 6)]), &lots, d("2026-12-03")).is_err());
+        assert_eq!(
+            plan_allocation(&needs(&[("BERAS", 5)]), &lots, d("2026-12-03")).unwrap()[0].quantity,
+            5
+        );
+    }
+
+    #[test]
+    fn the_seed_package_is_the_2020_bekasi_package() {
+        let p = seed_package(Utc::now());
+        let n = p.needs(2);
+        assert_eq!(n[&Sku::parse("BERAS").unwrap()], 20);
+        assert_eq!(n[&Sku::parse("MIE-INSTAN").unwrap()], 20);
+        assert_eq!(p.lines.len(), 7);
+        let skus: Vec<_> = seed_items().into_iter().map(|i| i.sku).collect();
+        assert!(p.lines.iter().all(|l| skus.contains(&l.sku)));
+    }
+
+    #[test]
+    fn movements_keep_the_ledger_arithmetic() {
+        assert_eq!(Movement::Dispatch.deltas(3), (-3, -3));
+        assert_eq!(Movement::Release.deltas(3), (0, -3));
+        assert!(positive_quantity(0).is_err());
+        assert!(positive_quantity(-3).is_err());
+        assert_eq!(positive_quantity(2).unwrap(), 2);
+        assert!(Sku::parse("beras").is_err());
+    }
+}
