@@ -1,0 +1,130 @@
+//! Listing requests: newest first, pages joined by `next_cursor` that neither skip nor repeat
+//! a request, and bad query parameters refused with the parameter named.
+//!
+//! (Equal `created_at` timestamps are covered by the store conformance suite in
+//! adapters/conformance; over HTTP the timestamps mostly differ.)
+
+use std::collections::HashSet;
+
+use basoka_tests::*;
+
+#[tokio::test]
+async fn fifty_five_requests_come_back_in_three_pages_newest_first() {
+    let s = Server::start();
+    let kel = s.kelurahan_token(KEL_A);
+    let dinas = s.dinas_token();
+    let mut submitted = HashSet::new();
+    for _ in 0..55 {
+        let r = s.submit_ok(&kel, &submit_body(KEL_A)).await;
+        submitted.insert(r["id"].as_str().expect("id").to_string());
+    }
+    assert_eq!(submitted.len(), 55);
+
+    for token in [&kel, &dinas] {
+        let mut pages = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = "/v1/requests?limit=20".to_string();
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={}", encode_query(c)));
+            }
+            let (st, page) = s.get(&path, token).await;
+            assert_eq!(st, 200, "{path}: {page}");
+            let items = page["items"].as_array().expect("items").clone();
+            pages.push(items);
+            match page.get("next_cursor").and_then(Value::as_str) {
+                Some(c) => {
+                    assert!(pages.len() < 10, "the cursor never ends");
+                    cursor = Some(c.to_string());
+                }
+                None => break,
+            }
+        }
+        let sizes: Vec<_> = pages.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![20, 20, 15], "three pages of limit=20");
+
+        let all: Vec<Value> = pages.concat();
+        let ids: HashSet<String> = all
+            .iter()
+            .map(|r| r["id"].as_str().expect("id").to_string())
+            .collect();
+        assert_eq!(ids.len(), 55, "no request repeated");
+        assert_eq!(ids, submitted, "every request listed");
+        for pair in all.windows(2) {
+            assert!(
+                utc_key(&pair[0]["created_at"]) >= utc_key(&pair[1]["created_at"]),
+                "newest first: {} before {}",
+                pair[0]["created_at"],
+                pair[1]["created_at"]
+            );
+        }
+        // Lists carry masked NIKs only.
+        for r in &all {
+            let nik = r["household"]["head_nik"].as_str().expect("nik");
+            assert!(nik.contains("********"), "masked in lists: {nik}");
+        }
+    }
+
+    // The default page size is 20.
+    let (st, page) = s.get("/v1/requests", &kel).await;
+    assert_eq!(st, 200);
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(20));
+}
+
+#[tokio::test]
+async fn the_status_filter_returns_only_that_status() {
+    let s = Server::start();
+    let kel = s.kelurahan_token(KEL_A);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let r = s.submit_ok(&kel, &submit_body(KEL_A)).await;
+        ids.push(r["id"].as_str().expect("id").to_string());
+    }
+    let (st, v) = s
+        .post(
+            &format!("/v1/requests/{}/cancel", ids[1]),
+            &kel,
+            &json!({"reason": "keluarga pindah domisili"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let cancelled = s.list_all(&kel, "status=cancelled").await;
+    assert_eq!(cancelled.len(), 1);
+    assert_eq!(cancelled[0]["id"], ids[1].as_str());
+    let submitted = s.list_all(&kel, "status=submitted").await;
+    assert_eq!(submitted.len(), 2);
+    assert!(submitted.iter().all(|r| r["status"] == "submitted"));
+}
+
+#[tokio::test]
+async fn bad_list_parameters_are_refused_naming_the_parameter() {
+    let s = Server::start();
+    let kel = s.kelurahan_token(KEL_A);
+    s.submit_ok(&kel, &submit_body(KEL_A)).await;
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=abc", "limit"),
+        ("limit=-5", "limit"),
+        ("limit=101", "limit"),
+        ("cursor=zzz", "cursor"),
+        ("status=done", "status"),
+        ("kelurahan_code=32.75.99.9999", "kelurahan_code"),
+    ] {
+        let r = s
+            .get_resp(&format!("/v1/requests?{query}"), Some(&kel))
+            .await;
+        r.problem(400, "VALIDATION_FAILED");
+        assert!(
+            r.error_fields().iter().any(|f| f == field),
+            "{query}: `{field}` should be named in {}",
+            r.text
+        );
+    }
+    // Several bad parameters are reported together.
+    let r = s
+        .get_resp("/v1/requests?limit=0&status=done", Some(&kel))
+        .await;
+    r.problem(400, "VALIDATION_FAILED");
+    let fields = r.error_fields();
+    assert!(fields.contains(&"limit".to_string()) && fields.contains(&"status".to_string()));
+}

@@ -1,0 +1,97 @@
+//! Kelurahan scope: staff of one kelurahan can neither read, list nor cancel another
+//! kelurahan's requests, and are told "not found" rather than learning that they exist.
+
+use basoka_tests::*;
+
+#[tokio::test]
+async fn kelurahan_a_cannot_see_or_touch_kelurahan_b_requests() {
+    let s = Server::start();
+    let a = s.kelurahan_token(KEL_A);
+    let b = s.kelurahan_token(KEL_B);
+
+    let theirs = s.submit_ok(&b, &submit_body(KEL_B)).await;
+    let b_id = theirs["id"].as_str().expect("id").to_string();
+    let ours = s.submit_ok(&a, &submit_body(KEL_A)).await;
+    let a_id = ours["id"].as_str().expect("id").to_string();
+
+    s.get_resp(&format!("/v1/requests/{b_id}"), Some(&a))
+        .await
+        .problem(404, "NOT_FOUND");
+    s.get_resp(&format!("/v1/requests/{b_id}/history"), Some(&a))
+        .await
+        .problem(404, "NOT_FOUND");
+    s.post_resp(
+        &format!("/v1/requests/{b_id}/cancel"),
+        Some(&a),
+        &json!({"reason": "bukan warga kami"}),
+    )
+    .await
+    .problem(404, "NOT_FOUND");
+
+    // The 404 for B's request reads exactly like the one for a request that does not exist.
+    let hidden = s.get_resp(&format!("/v1/requests/{b_id}"), Some(&a)).await;
+    let absent = s
+        .get_resp(&format!("/v1/requests/{UNKNOWN_ID}"), Some(&a))
+        .await;
+    assert_eq!(hidden.json, absent.json);
+
+    // B's request is unchanged.
+    let (st, v) = s.get(&format!("/v1/requests/{b_id}"), &b).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["status"], "submitted");
+    assert!(v["cancellation"].is_null(), "{v}");
+    let (st, h) = s.get(&format!("/v1/requests/{b_id}/history"), &b).await;
+    assert_eq!(st, 200, "{h}");
+    assert_eq!(h.as_array().map(Vec::len), Some(1), "{h}");
+
+    // Listing: each sees only their own; the Dinas sees both.
+    let a_items = s.list_all(&a, "limit=100").await;
+    let a_ids: Vec<_> = a_items.iter().map(|r| r["id"].clone()).collect();
+    assert_eq!(a_ids, vec![json!(a_id)]);
+    assert!(a_items.iter().all(|r| r["kelurahan_code"] == KEL_A));
+    let b_items = s.list_all(&b, "limit=100").await;
+    assert_eq!(b_items.len(), 1);
+    assert_eq!(b_items[0]["id"], b_id.as_str());
+    let all = s.list_all(&s.dinas_token(), "limit=100").await;
+    assert_eq!(all.len(), 2);
+    let only_b = s
+        .list_all(&s.dinas_token(), &format!("kelurahan_code={KEL_B}"))
+        .await;
+    assert_eq!(only_b.len(), 1);
+    assert_eq!(only_b[0]["id"], b_id.as_str());
+
+    // A asking for B's list is refused, naming the field.
+    let r = s
+        .get_resp(&format!("/v1/requests?kelurahan_code={KEL_B}"), Some(&a))
+        .await;
+    r.problem(400, "VALIDATION_FAILED");
+    assert_eq!(
+        r.error_code("kelurahan_code").as_deref(),
+        Some("KELURAHAN_OUT_OF_SCOPE"),
+        "{}",
+        r.text
+    );
+    // Their own code is fine.
+    let (st, page) = s
+        .get(&format!("/v1/requests?kelurahan_code={KEL_A}"), &a)
+        .await;
+    assert_eq!(st, 200, "{page}");
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn kelurahan_staff_cannot_submit_for_another_kelurahan() {
+    let s = Server::start();
+    let a = s.kelurahan_token(KEL_A);
+    let r = s
+        .post_resp("/v1/requests", Some(&a), &submit_body(KEL_B))
+        .await;
+    r.problem(400, "VALIDATION_FAILED");
+    assert_eq!(
+        r.error_code("household.address.kelurahan_code").as_deref(),
+        Some("KELURAHAN_OUT_OF_SCOPE"),
+        "{}",
+        r.text
+    );
+    assert!(s.list_all(&s.dinas_token(), "limit=100").await.is_empty());
+}
