@@ -107,7 +107,7 @@ fn seed(store: &EmbeddedStore, rt: &tokio::runtime::Runtime) -> Result<(), Strin
                 .kv_set("seed.kelurahan", &n.to_string())
                 .await
                 .map_err(|e| e.to_string())?;
-            println!("First run: {n} kelurahan of Kota Bekasi (12 kecamatan) seeded from shared/data/bekasi_wilayah.csv.");
+            eprintln!("First run: {n} kelurahan of Kota Bekasi (12 kecamatan) seeded from shared/data/bekasi_wilayah.csv.");
         }
         Ok(())
     })

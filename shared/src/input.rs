@@ -55,10 +55,7 @@ impl<'a> Input<'a> {
     /// The value at `path`; `None` when absent, null, or under a parent that is not an
     /// object (reported once, at the parent).
     fn lookup(&mut self, path: &str) -> Option<&'a Value> {
-        match self.walk(path) {
-            Ok(v) => v,
-            Err(()) => None,
-        }
+        self.walk(path).unwrap_or_default()
     }
 
     /// Whether `path` is absent because a parent was not an object (already reported).

@@ -68,6 +68,15 @@ pub fn read_registry(mut input: impl Read) -> Result<RegistryRows, RegistryFileE
         Some(rest) => rest.to_vec(),
         None => bytes,
     };
+    // The csv crate numbers every record of a CRLF file one line short (it notes where a
+    // record starts before it counts the `\n` of the previous `\r\n`). Excel writes CRLF and
+    // bad rows must be reported on the line people see, so `\r\n` is read as `\n`.
+    let text: Vec<u8> = text
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| !(b == b'\r' && text.get(i + 1) == Some(&b'\n')))
+        .map(|(_, &b)| b)
+        .collect();
     let header_line = text.split(|b| *b == b'\n').next().unwrap_or_default();
     let semis = header_line.iter().filter(|b| **b == b';').count();
     let commas = header_line.iter().filter(|b| **b == b',').count();
@@ -201,6 +210,16 @@ mod tests {
         let r = got[0].as_ref().unwrap();
         assert_eq!(r.nama, "Siti, Aminah");
         assert_eq!(r.desil.get(), 1);
+    }
+
+    #[test]
+    fn bad_rows_of_a_crlf_file_are_reported_on_their_own_line() {
+        let text = "nik,kk,nama,kelurahan_code,desil\r\n\
+            3275014101900003,3275010203040005,A,32.75.01.1001,1\r\n\
+            3275014101900003,3275010203040005,B,32.75.01.1001,11\r\n";
+        let got = rows(text);
+        assert!(got[0].is_ok());
+        assert_eq!(got[1].as_ref().unwrap_err().line, 3);
     }
 
     #[test]

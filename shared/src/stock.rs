@@ -208,8 +208,6 @@ pub struct Lot {
     pub expires_on: Option<NaiveDate>,
     pub on_hand: u64,
     pub allocated: u64,
-    /// Receipt order, for ties between equal expiry dates (oldest first).
-    pub received_seq: u64,
 }
 
 impl Lot {
@@ -241,7 +239,8 @@ pub struct Shortfall {
 }
 
 /// Plans an allocation: every needed item from the usable lots, earliest expiry first (lots
-/// without a date last, then the oldest receipt), all items or none.
+/// without a date last, then the oldest lot: lot ids are UUIDv7, which sort by time), all
+/// items or none.
 pub fn plan_allocation(
     needs: &BTreeMap<Sku, u64>,
     lots: &[Lot],
@@ -254,7 +253,13 @@ pub fn plan_allocation(
             .iter()
             .filter(|l| &l.sku == sku && l.usable_on(today) && l.available() > 0)
             .collect();
-        usable.sort_by_key(|l| (l.expires_on.is_none(), l.expires_on, l.received_seq));
+        usable.sort_by(|a, b| {
+            (a.expires_on.is_none(), a.expires_on, &a.lot_id).cmp(&(
+                b.expires_on.is_none(),
+                b.expires_on,
+                &b.lot_id,
+            ))
+        });
         let available: u64 = usable.iter().map(|l| l.available()).sum();
         if available < needed {
             short.push(Shortfall {
@@ -355,12 +360,11 @@ mod tests {
 
     fn lot(id: &str, sku: &str, exp: Option<&str>, on_hand: u64, allocated: u64, seq: u64) -> Lot {
         Lot {
-            lot_id: id.into(),
+            lot_id: format!("{seq:03}-{id}"),
             sku: Sku::parse(sku).unwrap(),
             expires_on: exp.map(d),
             on_hand,
             allocated,
-            received_seq: seq,
         }
     }
 

@@ -57,10 +57,11 @@ impl KelurahanCode {
     pub fn parse(raw: &str) -> Result<KelurahanCode, Invalid> {
         let digits: String = raw.chars().filter(|c| c.is_ascii_digit()).collect();
         let plausible = raw.trim().chars().all(|c| c.is_ascii_digit() || c == '.');
-        if plausible && digits.len() == 10 {
-            if let Some(k) = table().iter().find(|k| k.code.replace('.', "") == digits) {
-                return Ok(KelurahanCode(k));
-            }
+        if plausible
+            && digits.len() == 10
+            && let Some(k) = table().iter().find(|k| k.code.replace('.', "") == digits)
+        {
+            return Ok(KelurahanCode(k));
         }
         Err(Invalid::new(
             "KELURAHAN_UNKNOWN",
