@@ -389,7 +389,7 @@ mod tests {
                 .iter()
                 .map(|t| (t.lot_id.as_str(), t.quantity))
                 .collect::<Vec<_>>(),
-            vec![("early", 8), ("late", 2)]
+            vec![("003-early", 8), ("001-late", 2)]
         );
     }
 
