@@ -1,0 +1,398 @@
+//! [`RequestStore`] and [`IdempotencyStore`] over the `requests`, `history`, `outbox`,
+//! `active_households`, `deliveries` and `idempotency` tables.
+//!
+//! A submission and a transition are each one `BEGIN IMMEDIATE` transaction; everything they
+//! refuse (duplicate household, taken code or key, stale version) is detected inside it and
+//! rolls the whole transaction back, so a refused write leaves no trace.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, ToSql, params};
+use shared::events::Event;
+use shared::ports::{
+    IdempotencyRecord, IdempotencyStore, ListQuery, NewRequest, Page, RequestStore, StoreError,
+};
+use shared::request::{AidRequest, HistoryEntry};
+use shared::{Kk, Nik, RequestId, Status};
+
+use crate::codec::{
+    Cursor, from_json, kk_key, nik_key, request_id, time_from_text, time_to_text, to_json,
+};
+use crate::{DbError, EmbeddedStore};
+
+pub(crate) const INSERT_IDEMPOTENCY: &str =
+    "INSERT INTO idempotency (key, fingerprint, status, body, created_at)
+     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (key) DO NOTHING";
+pub(crate) const CLAIM_HOUSEHOLD: &str =
+    "INSERT INTO active_households (key, request_id) VALUES (?1, ?2)
+     ON CONFLICT (key) DO NOTHING";
+pub(crate) const HOUSEHOLD_HOLDER: &str = "SELECT request_id FROM active_households WHERE key = ?1";
+const INSERT_REQUEST: &str = "INSERT INTO requests
+     (id, code, status, kelurahan_code, created_at, version, head_nik, kk, json)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (code) DO NOTHING";
+const INSERT_HISTORY: &str = "INSERT INTO history (request_id, version, json) VALUES (?1, ?2, ?3)";
+const INSERT_OUTBOX: &str =
+    "INSERT INTO outbox (event_id, request_id, type, json) VALUES (?1, ?2, ?3, ?4)";
+pub(crate) const UPDATE_REQUEST: &str =
+    "UPDATE requests SET status = ?1, version = ?2, json = ?3 WHERE id = ?4 AND version = ?5";
+pub(crate) const RELEASE_HOUSEHOLD: &str =
+    "DELETE FROM active_households WHERE key IN (?1, ?2) AND request_id = ?3";
+const RECORD_DELIVERY: &str = "INSERT INTO deliveries (key, request_id, delivered_at)
+     VALUES (?1, ?2, ?3) ON CONFLICT (key, request_id) DO NOTHING";
+pub(crate) const GET_REQUEST: &str = "SELECT json FROM requests WHERE id = ?1";
+pub(crate) const GET_HISTORY: &str =
+    "SELECT json FROM history WHERE request_id = ?1 ORDER BY version";
+// `nik:` sorts after `kk:`: when two requests hold the two keys, the head NIK's holder wins.
+pub(crate) const ACTIVE_FOR: &str =
+    "SELECT request_id FROM active_households WHERE key IN (?1, ?2) ORDER BY key DESC LIMIT 1";
+pub(crate) const LAST_DELIVERY: &str =
+    "SELECT max(delivered_at) FROM deliveries WHERE key IN (?1, ?2)";
+pub(crate) const GET_IDEMPOTENCY: &str =
+    "SELECT fingerprint, status, body, created_at FROM idempotency WHERE key = ?1";
+
+/// The SQL of one listing shape. The filters pick the index (see the schema); the cursor is
+/// a row-value range on `(created_at, id)`, which SQLite reads as a range of that index.
+pub(crate) fn list_sql(kelurahan: bool, status: bool, cursor: bool) -> String {
+    let mut conditions = Vec::new();
+    if kelurahan {
+        conditions.push("kelurahan_code = :kelurahan");
+    }
+    if status {
+        conditions.push("status = :status");
+    }
+    if cursor {
+        conditions.push("(created_at, id) < (:created_at, :id)");
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    format!(
+        "SELECT created_at, id, json FROM requests {filter} \
+         ORDER BY created_at DESC, id DESC LIMIT :limit"
+    )
+}
+
+/// Everything [`RequestStore::insert`] writes, serialised before the write turn is taken.
+struct InsertRows {
+    id: String,
+    code: String,
+    status: Status,
+    kelurahan: &'static str,
+    created_at: String,
+    version: i64,
+    head_nik: String,
+    kk: String,
+    json: String,
+    history_version: i64,
+    history_json: String,
+    event: EventRow,
+    idempotency: Option<IdempotencyRecord>,
+}
+
+struct EventRow {
+    id: String,
+    request_id: String,
+    kind: &'static str,
+    json: String,
+}
+
+impl EventRow {
+    fn of(event: &Event) -> Result<EventRow, StoreError> {
+        Ok(EventRow {
+            id: event.id.as_str().to_string(),
+            request_id: event.request_id.as_str().to_string(),
+            kind: event.type_name(),
+            json: to_json("event", event)?,
+        })
+    }
+
+    fn write(&self, tx: &rusqlite::Connection) -> Result<(), DbError> {
+        tx.prepare_cached(INSERT_OUTBOX)?.execute(params![
+            self.id,
+            self.request_id,
+            self.kind,
+            self.json
+        ])?;
+        Ok(())
+    }
+}
+
+fn version_i64(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Unavailable("request version out of range".into()))
+}
+
+/// A history entry must describe the very request (and version) it is written with.
+fn check_entry(request: &AidRequest, entry: &HistoryEntry) -> Result<(), StoreError> {
+    if entry.request_id != request.id || entry.version != request.version {
+        return Err(StoreError::Unavailable(
+            "history entry does not match the request it is written with".into(),
+        ));
+    }
+    Ok(())
+}
+
+impl InsertRows {
+    fn of(new: &NewRequest) -> Result<InsertRows, StoreError> {
+        let r = &new.request;
+        check_entry(r, &new.entry)?;
+        Ok(InsertRows {
+            id: r.id.as_str().to_string(),
+            code: r.code.as_str().to_string(),
+            status: r.status,
+            kelurahan: r.kelurahan_code.as_str(),
+            created_at: time_to_text(&r.created_at),
+            version: version_i64(r.version)?,
+            head_nik: r.household.head_nik.as_str().to_string(),
+            kk: r.household.kk.as_str().to_string(),
+            json: to_json("request", r)?,
+            history_version: version_i64(new.entry.version)?,
+            history_json: to_json("history entry", &new.entry)?,
+            event: EventRow::of(&new.event)?,
+            idempotency: new.idempotency.clone(),
+        })
+    }
+}
+
+#[async_trait]
+impl RequestStore for EmbeddedStore {
+    async fn insert(&self, new: NewRequest) -> Result<(), StoreError> {
+        let household = (
+            nik_key(&new.request.household.head_nik),
+            kk_key(&new.request.household.kk),
+        );
+        // Serialised here, before the write turn, to keep the turn short.
+        let rows = InsertRows::of(&new)?;
+        self.write(move |tx| {
+            // The key first: a retried submission that raced its first attempt must learn that
+            // its key is taken (and replay the answer), not that its household is busy.
+            if let Some(idem) = &rows.idempotency {
+                let written = tx.prepare_cached(INSERT_IDEMPOTENCY)?.execute(params![
+                    idem.key,
+                    idem.fingerprint,
+                    idem.status,
+                    idem.body,
+                    time_to_text(&idem.created_at),
+                ])?;
+                if written == 0 {
+                    return Err(StoreError::IdempotencyKeyTaken.into());
+                }
+            }
+            // The request row before the rows that reference it: each foreign key holds as it
+            // is written, so SQLite has no deferred violations to track.
+            let written = tx.prepare_cached(INSERT_REQUEST)?.execute(params![
+                rows.id,
+                rows.code,
+                rows.status.as_str(),
+                rows.kelurahan,
+                rows.created_at,
+                rows.version,
+                rows.head_nik,
+                rows.kk,
+                rows.json,
+            ])?;
+            if written == 0 {
+                return Err(StoreError::CodeTaken.into());
+            }
+            if rows.status.is_active() {
+                for key in [&household.0, &household.1] {
+                    let claimed = tx
+                        .prepare_cached(CLAIM_HOUSEHOLD)?
+                        .execute(params![key, rows.id])?;
+                    if claimed == 0 {
+                        let holder: String = tx
+                            .prepare_cached(HOUSEHOLD_HOLDER)?
+                            .query_row([key], |r| r.get(0))?;
+                        return Err(StoreError::DuplicateActive(request_id(holder)?).into());
+                    }
+                }
+            }
+            tx.prepare_cached(INSERT_HISTORY)?.execute(params![
+                rows.id,
+                rows.history_version,
+                rows.history_json
+            ])?;
+            rows.event.write(tx)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update(
+        &self,
+        request: &AidRequest,
+        entry: &HistoryEntry,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        check_entry(request, entry)?;
+        // Version 1 is the submission; a transition writes version 2 or later.
+        let Some(expected) = request.version.checked_sub(1).filter(|v| *v >= 1) else {
+            return Err(StoreError::VersionConflict);
+        };
+        let id = request.id.as_str().to_string();
+        let status = request.status;
+        let version = version_i64(request.version)?;
+        let expected = version_i64(expected)?;
+        let json = to_json("request", request)?;
+        let history_json = to_json("history entry", entry)?;
+        let event = EventRow::of(event)?;
+        let household = (
+            nik_key(&request.household.head_nik),
+            kk_key(&request.household.kk),
+        );
+        let at = time_to_text(&entry.at);
+        self.write(move |tx| {
+            let updated = tx.prepare_cached(UPDATE_REQUEST)?.execute(params![
+                status.as_str(),
+                version,
+                json,
+                id,
+                expected
+            ])?;
+            if updated == 0 {
+                return Err(StoreError::VersionConflict.into());
+            }
+            tx.prepare_cached(INSERT_HISTORY)?
+                .execute(params![id, version, history_json])?;
+            event.write(tx)?;
+            if !status.is_active() {
+                // Leaving the active states (delivered, rejected, cancelled): the household
+                // may be served again. Only the keys this request holds are released.
+                tx.prepare_cached(RELEASE_HOUSEHOLD)?.execute(params![
+                    household.0,
+                    household.1,
+                    id
+                ])?;
+            }
+            if status == Status::Delivered {
+                let mut record = tx.prepare_cached(RECORD_DELIVERY)?;
+                record.execute(params![household.0, id, at])?;
+                record.execute(params![household.1, id, at])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get(&self, id: &RequestId) -> Result<Option<AidRequest>, StoreError> {
+        let id = id.as_str().to_string();
+        self.read(move |conn| {
+            let json: Option<String> = conn
+                .prepare_cached(GET_REQUEST)?
+                .query_row([&id], |r| r.get(0))
+                .optional()?;
+            Ok(json
+                .map(|j| from_json::<AidRequest>("request", &j))
+                .transpose()?)
+        })
+        .await
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Page<AidRequest>, StoreError> {
+        let cursor = query.cursor.as_deref().map(Cursor::decode).transpose()?;
+        let kelurahan = query.kelurahan.map(|k| k.as_str());
+        let status = query.status.map(|s| s.as_str());
+        // A page of nothing is no use to anyone; one more than asked tells whether more follow.
+        let limit = query.limit.max(1);
+        let fetch = i64::from(limit) + 1;
+        self.read(move |conn| {
+            let sql = list_sql(kelurahan.is_some(), status.is_some(), cursor.is_some());
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut args: Vec<(&str, &dyn ToSql)> = vec![(":limit", &fetch)];
+            if let Some(k) = &kelurahan {
+                args.push((":kelurahan", k));
+            }
+            if let Some(s) = &status {
+                args.push((":status", s));
+            }
+            if let Some(c) = &cursor {
+                args.push((":created_at", &c.created_at));
+                args.push((":id", &c.id));
+            }
+            let rows = stmt
+                .query_map(args.as_slice(), |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let more = rows.len() > limit as usize;
+            let mut items = Vec::with_capacity(rows.len().min(limit as usize));
+            let mut last = None;
+            for (created_at, id, json) in rows.into_iter().take(limit as usize) {
+                items.push(from_json::<AidRequest>("request", &json)?);
+                last = Some(Cursor { created_at, id });
+            }
+            let next_cursor = if more { last.map(|c| c.encode()) } else { None };
+            Ok(Page { items, next_cursor })
+        })
+        .await
+    }
+
+    async fn history(&self, id: &RequestId) -> Result<Vec<HistoryEntry>, StoreError> {
+        let id = id.as_str().to_string();
+        self.read(move |conn| {
+            let rows = conn
+                .prepare_cached(GET_HISTORY)?
+                .query_map([&id], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows
+                .iter()
+                .map(|j| from_json::<HistoryEntry>("history entry", j))
+                .collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn active_for(&self, nik: &Nik, kk: &Kk) -> Result<Option<RequestId>, StoreError> {
+        let (nik, kk) = (nik_key(nik), kk_key(kk));
+        self.read(move |conn| {
+            let holder: Option<String> = conn
+                .prepare_cached(ACTIVE_FOR)?
+                .query_row([&nik, &kk], |r| r.get(0))
+                .optional()?;
+            Ok(holder.map(request_id).transpose()?)
+        })
+        .await
+    }
+
+    async fn last_delivery(&self, nik: &Nik, kk: &Kk) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let (nik, kk) = (nik_key(nik), kk_key(kk));
+        self.read(move |conn| {
+            let last: Option<String> = conn
+                .prepare_cached(LAST_DELIVERY)?
+                .query_row([&nik, &kk], |r| r.get(0))?;
+            Ok(last
+                .map(|t| time_from_text("delivery time", &t))
+                .transpose()?)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for EmbeddedStore {
+    async fn get(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let key = key.to_string();
+        self.read(move |conn| {
+            let row: Option<(String, u16, String, String)> = conn
+                .prepare_cached(GET_IDEMPOTENCY)?
+                .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .optional()?;
+            let Some((fingerprint, status, body, created_at)) = row else {
+                return Ok(None);
+            };
+            Ok(Some(IdempotencyRecord {
+                key,
+                fingerprint,
+                status,
+                body,
+                created_at: time_from_text("idempotency time", &created_at)?,
+            }))
+        })
+        .await
+    }
+}

@@ -1,0 +1,142 @@
+//! Schema migrations, numbered by SQLite's `PRAGMA user_version`.
+//!
+//! [`MIGRATIONS`]`[i]` takes the database from version `i` to `i + 1`. Migrations only ever
+//! get appended: a released migration is never edited, a later one changes what it must
+//! (later issues add their tables here). [`migrate`] applies the missing ones in one
+//! `BEGIN IMMEDIATE` transaction, so two processes opening the same folder at once cannot both
+//! migrate, and a failed migration leaves the file as it was.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::OpenError;
+
+/// Version 1: requests, history, outbox, guards, idempotency, registry, settings.
+const V1: &str = r#"
+CREATE TABLE requests (
+    id             TEXT    NOT NULL PRIMARY KEY,
+    code           TEXT    NOT NULL UNIQUE,
+    status         TEXT    NOT NULL,
+    kelurahan_code TEXT    NOT NULL,
+    created_at     TEXT    NOT NULL,
+    version        INTEGER NOT NULL CHECK (version >= 1),
+    head_nik       TEXT    NOT NULL CHECK (length(head_nik) = 16),
+    kk             TEXT    NOT NULL CHECK (length(kk) = 16),
+    json           TEXT    NOT NULL
+);
+-- One index per listing shape, each in the listing's order (newest first, then id), so a page
+-- is a range read of the index that stops after `limit + 1` rows: no scan, no sort.
+CREATE INDEX requests_by_kelurahan_status
+    ON requests (kelurahan_code, status, created_at DESC, id DESC);
+CREATE INDEX requests_by_kelurahan
+    ON requests (kelurahan_code, created_at DESC, id DESC);
+CREATE INDEX requests_by_status
+    ON requests (status, created_at DESC, id DESC);
+CREATE INDEX requests_by_created
+    ON requests (created_at DESC, id DESC);
+
+CREATE TABLE history (
+    request_id TEXT    NOT NULL REFERENCES requests (id),
+    version    INTEGER NOT NULL,
+    json       TEXT    NOT NULL,
+    PRIMARY KEY (request_id, version)
+);
+CREATE TRIGGER history_no_update BEFORE UPDATE ON history
+BEGIN
+    SELECT RAISE(ABORT, 'history is append-only');
+END;
+CREATE TRIGGER history_no_delete BEFORE DELETE ON history
+BEGIN
+    SELECT RAISE(ABORT, 'history is append-only');
+END;
+
+-- AUTOINCREMENT: a position is never reused, even after rows are pruned, so consumer offsets
+-- stay meaningful. request_id has no foreign key: later events (stock) belong to no request.
+CREATE TABLE outbox (
+    position   INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id   TEXT    NOT NULL UNIQUE,
+    request_id TEXT,
+    type       TEXT    NOT NULL,
+    json       TEXT    NOT NULL
+);
+
+CREATE TABLE consumer_offsets (
+    consumer TEXT    NOT NULL PRIMARY KEY,
+    position INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- `nik:<16 digits>` and `kk:<16 digits>` of every household with an active request.
+CREATE TABLE active_households (
+    key        TEXT NOT NULL PRIMARY KEY,
+    request_id TEXT NOT NULL REFERENCES requests (id)
+) WITHOUT ROWID;
+
+CREATE TABLE deliveries (
+    key          TEXT NOT NULL,
+    request_id   TEXT NOT NULL REFERENCES requests (id),
+    delivered_at TEXT NOT NULL,
+    PRIMARY KEY (key, request_id)
+) WITHOUT ROWID;
+CREATE INDEX deliveries_by_key_time ON deliveries (key, delivered_at);
+
+CREATE TABLE idempotency (
+    key         TEXT    NOT NULL PRIMARY KEY,
+    fingerprint TEXT    NOT NULL,
+    status      INTEGER NOT NULL,
+    body        TEXT    NOT NULL,
+    created_at  TEXT    NOT NULL
+);
+
+CREATE TABLE registry (
+    nik            TEXT    NOT NULL PRIMARY KEY CHECK (length(nik) = 16),
+    kk             TEXT    NOT NULL CHECK (length(kk) = 16),
+    nama           TEXT    NOT NULL,
+    kelurahan_code TEXT    NOT NULL,
+    desil          INTEGER NOT NULL CHECK (desil BETWEEN 1 AND 10),
+    updated_at     TEXT    NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE settings (
+    key   TEXT NOT NULL PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+"#;
+
+/// Every migration, in order; `MIGRATIONS[i]` goes from version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[V1];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database up to [`SCHEMA_VERSION`]; refuses a database from a newer build.
+pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), OpenError> {
+    let fail = |version: i64, e: rusqlite::Error| OpenError::Migration {
+        path: path.to_path_buf(),
+        version,
+        message: e.to_string(),
+    };
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| fail(SCHEMA_VERSION, e))?;
+    // Read inside the transaction: another process may have migrated while we waited.
+    let found: i64 = tx
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| fail(SCHEMA_VERSION, e))?;
+    // A negative version was not written by BASOKA either.
+    if !(0..=SCHEMA_VERSION).contains(&found) {
+        return Err(OpenError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let version = i as i64 + 1;
+        tx.execute_batch(sql).map_err(|e| fail(version, e))?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(|e| fail(version, e))?;
+    }
+    tx.commit().map_err(|e| fail(SCHEMA_VERSION, e))?;
+    Ok(())
+}

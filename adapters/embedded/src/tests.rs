@@ -1,0 +1,394 @@
+//! Unit tests of what only this adapter promises: the connection settings, the schema
+//! version, query plans that never scan or sort `requests`, append-only history, registry
+//! rows that keep their `updated_at`, errors without personal data, the settings table, and
+//! durability across `kill -9`. The behaviour of the ports is the conformance suite's
+//! (`tests/conformance.rs`).
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+use basoka_conformance::Ports;
+use basoka_conformance::fixtures::{KELURAHAN_A, at, nik, registry_row, submission};
+use shared::ports::{ImportCounts, ListQuery, RegistryStore, RequestStore};
+use shared::{RequestId, Status};
+
+use super::*;
+use crate::requests::list_sql;
+
+fn open() -> (tempfile::TempDir, EmbeddedStore) {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let store = EmbeddedStore::open(dir.path()).expect("open");
+    (dir, store)
+}
+
+fn conn(store: &EmbeddedStore) -> r2d2::PooledConnection<SqliteConnectionManager> {
+    store.inner.pool.get().expect("pooled connection")
+}
+
+/// The plan's detail lines, with every parameter bound to a dummy value.
+fn plan(conn: &Connection, sql: &str) -> Vec<String> {
+    let mut stmt = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .expect("explain");
+    let args: Vec<String> = (0..stmt.parameter_count()).map(|_| "x".into()).collect();
+    stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+        r.get::<_, String>(3)
+    })
+    .expect("plan rows")
+    .collect::<Result<_, _>>()
+    .expect("plan rows")
+}
+
+#[test]
+fn pooled_connections_are_wal_normal_with_foreign_keys() {
+    let (_dir, store) = open();
+    assert_eq!(store.path().file_name().unwrap(), DB_FILE);
+    // More than one connection, so that the per-connection settings are seen on several.
+    let conns: Vec<_> = (0..3).map(|_| conn(&store)).collect();
+    for c in &conns {
+        let get = |pragma: &str| -> String {
+            c.pragma_query_value(None, pragma, |r| r.get::<_, rusqlite::types::Value>(0))
+                .map(|v| match v {
+                    rusqlite::types::Value::Integer(i) => i.to_string(),
+                    rusqlite::types::Value::Text(t) => t,
+                    other => format!("{other:?}"),
+                })
+                .unwrap()
+        };
+        assert_eq!(get("journal_mode"), "wal");
+        assert_eq!(get("synchronous"), "1", "NORMAL");
+        assert_eq!(get("foreign_keys"), "1");
+        assert_eq!(get("busy_timeout"), "5000");
+        assert_eq!(get("user_version"), schema::SCHEMA_VERSION.to_string());
+    }
+}
+
+#[test]
+fn every_listing_is_an_index_range_without_a_sort() {
+    let (_dir, store) = open();
+    let c = conn(&store);
+    for kelurahan in [false, true] {
+        for status in [false, true] {
+            for cursor in [false, true] {
+                let index = match (kelurahan, status) {
+                    (true, true) => "requests_by_kelurahan_status",
+                    (true, false) => "requests_by_kelurahan",
+                    (false, true) => "requests_by_status",
+                    (false, false) => "requests_by_created",
+                };
+                let p = plan(&c, &list_sql(kelurahan, status, cursor));
+                assert_eq!(p.len(), 1, "{p:?}");
+                assert!(
+                    p[0].contains(&format!("USING INDEX {index}")),
+                    "kelurahan {kelurahan}, status {status}, cursor {cursor}: {p:?}"
+                );
+                if cursor {
+                    assert!(
+                        p[0].starts_with("SEARCH") && p[0].contains("(created_at,id)<(?,?)"),
+                        "the cursor must be a range of the index: {p:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn point_reads_use_keys() {
+    let (_dir, store) = open();
+    let c = conn(&store);
+    for (sql, table) in [
+        (requests::GET_REQUEST, "requests"),
+        (requests::GET_HISTORY, "history"),
+        (requests::ACTIVE_FOR, "active_households"),
+        (requests::HOUSEHOLD_HOLDER, "active_households"),
+        (requests::LAST_DELIVERY, "deliveries"),
+        (requests::GET_IDEMPOTENCY, "idempotency"),
+        (requests::UPDATE_REQUEST, "requests"),
+        (requests::RELEASE_HOUSEHOLD, "active_households"),
+        (outbox::PENDING, "outbox"),
+        (registry::LOOKUP, "registry"),
+    ] {
+        let p = plan(&c, sql);
+        let on_table: Vec<_> = p
+            .iter()
+            .filter(|d| d.contains(&format!(" {table} ")) || d.ends_with(&format!(" {table}")))
+            .collect();
+        assert!(!on_table.is_empty(), "{sql}: {p:?}");
+        for d in on_table {
+            assert!(
+                d.starts_with("SEARCH"),
+                "{sql} must seek by key, not scan: {p:?}"
+            );
+        }
+    }
+    // History is read in key order: no sort.
+    assert!(
+        !plan(&c, requests::GET_HISTORY)
+            .iter()
+            .any(|d| d.contains("TEMP B-TREE")),
+    );
+}
+
+#[test]
+fn reopening_keeps_the_schema_and_a_newer_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(EmbeddedStore::open(dir.path()).unwrap());
+    let store = EmbeddedStore::open(dir.path()).expect("reopen runs no migration twice");
+    conn(&store)
+        .pragma_update(None, "user_version", schema::SCHEMA_VERSION + 1)
+        .unwrap();
+    drop(store);
+    match EmbeddedStore::open(dir.path()) {
+        Err(OpenError::TooNew { found, known, .. }) => {
+            assert_eq!(
+                (found, known),
+                (schema::SCHEMA_VERSION + 1, schema::SCHEMA_VERSION)
+            );
+        }
+        other => panic!("a database from a newer build must be refused, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_data_dir_that_is_a_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let err = EmbeddedStore::open(&file).expect_err("a file is not a data folder");
+    assert!(matches!(err, OpenError::CreateDir { .. }), "{err:?}");
+    assert!(err.to_string().contains("not-a-dir"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn history_is_append_only() {
+    let (_dir, store) = open();
+    store
+        .insert(submission(1, KELURAHAN_A, at(0)))
+        .await
+        .unwrap();
+    let c = conn(&store);
+    for sql in ["UPDATE history SET json = '{}'", "DELETE FROM history"] {
+        let err = c.execute(sql, []).expect_err(sql);
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_identical_registry_row_keeps_its_updated_at() {
+    let (_dir, store) = open();
+    let updated_at = |store: &EmbeddedStore| -> Vec<String> {
+        conn(store)
+            .prepare("SELECT updated_at FROM registry ORDER BY nik")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let mut rows = vec![
+        registry_row(1, "Siti Aminah", KELURAHAN_A, 1),
+        registry_row(2, "Budi Santoso", KELURAHAN_A, 3),
+    ];
+    store.upsert(&rows).await.unwrap();
+    let first = updated_at(&store);
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    rows[1].nama = "Budi S.".into();
+    assert_eq!(
+        store.upsert(&rows).await.unwrap(),
+        ImportCounts {
+            inserted: 0,
+            updated: 1,
+            unchanged: 1
+        }
+    );
+    let second = updated_at(&store);
+    assert_eq!(second[0], first[0], "the unchanged row keeps its time");
+    assert!(second[1] > first[1], "the changed row gets a new time");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unreadable_rows_fail_without_quoting_personal_data() {
+    let (_dir, store) = open();
+    let new = submission(1, KELURAHAN_A, at(0));
+    let id = new.request.id.clone();
+    store.insert(new).await.unwrap();
+    let full_nik = nik(1).as_str().to_string();
+    // Damage the stored JSON so that serde's own message would quote the NIK.
+    let changed = conn(&store)
+        .execute(
+            "UPDATE requests SET json = replace(json, '\"members\":4', '\"members\":\"' || head_nik || '\"')",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    let get_err = RequestStore::get(&store, &id)
+        .await
+        .expect_err("a damaged row cannot be read");
+    let list_err = store
+        .list(&ListQuery {
+            kelurahan: None,
+            status: Some(Status::Submitted),
+            limit: 10,
+            cursor: None,
+        })
+        .await
+        .expect_err("a damaged row cannot be listed");
+    for err in [get_err, list_err] {
+        let StoreError::Unavailable(msg) = &err else {
+            panic!("expected Unavailable, got {err:?}");
+        };
+        assert!(msg.contains("unreadable"), "{msg}");
+        assert!(!msg.contains(&full_nik), "{msg}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_round_trip() {
+    let (_dir, store) = open();
+    assert_eq!(store.kv_get("seeded").await.unwrap(), None);
+    store.kv_set("seeded", "1").await.unwrap();
+    store.kv_set("other", "x").await.unwrap();
+    store.kv_set("seeded", "2").await.unwrap();
+    assert_eq!(store.kv_get("seeded").await.unwrap().as_deref(), Some("2"));
+    assert_eq!(store.kv_get("other").await.unwrap().as_deref(), Some("x"));
+}
+
+/// Set for the child process of [`committed_writes_survive_kill_9`].
+const CRASH_DIR: &str = "BASOKA_EMBEDDED_CRASH_DIR";
+
+/// Not a test: the child process of [`committed_writes_survive_kill_9`]. It writes requests as
+/// fast as it can and prints the id of each one whose insert returned `Ok`, until killed.
+#[test]
+#[ignore = "child process of committed_writes_survive_kill_9"]
+fn crash_child() {
+    let Some(dir) = std::env::var_os(CRASH_DIR) else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = EmbeddedStore::open(std::path::Path::new(&dir)).unwrap();
+        let mut out = std::io::stdout().lock();
+        for serial in 1..=9999 {
+            let new = submission(serial, KELURAHAN_A, at(i64::from(serial)));
+            let id = new.request.id.clone();
+            store.insert(new).await.unwrap();
+            writeln!(out, "committed {id}").unwrap();
+            out.flush().unwrap();
+        }
+        std::future::pending::<()>().await;
+    });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn committed_writes_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "tests::crash_child", "--ignored", "--nocapture"])
+        .env(CRASH_DIR, dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the child");
+    let mut committed = Vec::new();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines {
+        let line = line.unwrap();
+        if let Some(id) = line.strip_prefix("committed ") {
+            committed.push(RequestId::parse(id).unwrap());
+            if committed.len() == 300 {
+                break;
+            }
+        }
+    }
+    child.kill().expect("SIGKILL the child mid-write"); // Child::kill is SIGKILL on Unix
+    child.wait().unwrap();
+    assert_eq!(committed.len(), 300, "the child stopped before 300 commits");
+
+    let store = EmbeddedStore::open(dir.path()).expect("reopen after kill -9");
+    let integrity: String = conn(&store)
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    for id in &committed {
+        assert!(
+            RequestStore::get(&store, id).await.unwrap().is_some(),
+            "request {id} was committed before the kill and must survive it"
+        );
+    }
+    let ports = Ports::of(store);
+    let events = ports.outbox.pending("probe", 100_000).await.unwrap();
+    assert!(events.len() >= committed.len());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_write_rolls_back_alone_within_its_batch() {
+    let (_dir, store) = open();
+    // Hold the write turn until three writes are queued, so that they run as one batch.
+    let writer = Arc::clone(&store.inner.writer);
+    let (locked, is_locked) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let _turn = writer.turn_for_test();
+        locked.send(()).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while writer.queued() < 3 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "writes were not queued"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    });
+    is_locked.recv().unwrap();
+    let set = |key: &'static str, refuse: bool| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .write(move |conn| {
+                    conn.execute("INSERT INTO settings (key, value) VALUES (?1, 'v')", [key])?;
+                    if refuse {
+                        return Err(StoreError::CodeTaken.into());
+                    }
+                    Ok(key)
+                })
+                .await
+        })
+    };
+    let (a, b, c) = (set("a", false), set("b", true), set("c", false));
+    assert_eq!(a.await.unwrap(), Ok("a"));
+    assert_eq!(b.await.unwrap(), Err(StoreError::CodeTaken));
+    assert_eq!(c.await.unwrap(), Ok("c"));
+    tokio::task::spawn_blocking(move || holder.join().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(store.kv_get("a").await.unwrap().as_deref(), Some("v"));
+    assert_eq!(
+        store.kv_get("b").await.unwrap(),
+        None,
+        "the refused write left nothing"
+    );
+    assert_eq!(store.kv_get("c").await.unwrap().as_deref(), Some("v"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn commits_are_checkpointed_in_the_background() {
+    let (dir, store) = open();
+    let db_size = || std::fs::metadata(dir.path().join(DB_FILE)).unwrap().len();
+    let before = db_size();
+    for serial in 1..=100 {
+        store
+            .insert(submission(serial, KELURAHAN_A, at(i64::from(serial))))
+            .await
+            .unwrap();
+    }
+    // SQLite's own checkpoint would wait for 10,000 WAL pages; these writes are far fewer, so
+    // only the background thread can have copied them into the database file.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while db_size() <= before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint within 10 s (database file still {before} bytes)"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
