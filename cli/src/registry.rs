@@ -40,7 +40,7 @@ pub fn import(file: &Path, dir: &Path) -> Result<ExitCode, String> {
     let mut good = Vec::with_capacity(BATCH);
     let mut refused = 0u64;
     let mut totals = ImportCounts::default();
-    let mut flush = |good: &mut Vec<_>, totals: &mut ImportCounts| -> Result<(), String> {
+    let flush = |good: &mut Vec<_>, totals: &mut ImportCounts| -> Result<(), String> {
         if good.is_empty() {
             return Ok(());
         }
