@@ -33,6 +33,10 @@ pub enum AppError {
     ConcurrentModification,
     #[error("payload too large")]
     PayloadTooLarge,
+    #[error("insufficient stock")]
+    InsufficientStock { sku: String, available: u64 },
+    #[error("item in use")]
+    ItemInUse,
     #[error("store unavailable: {0}")]
     Unavailable(String),
 }
@@ -66,7 +70,9 @@ impl AppError {
             AppError::InvalidTransition { .. }
             | AppError::DuplicateActive { .. }
             | AppError::RecentlyAssisted { .. }
-            | AppError::ConcurrentModification => 409,
+            | AppError::ConcurrentModification
+            | AppError::InsufficientStock { .. }
+            | AppError::ItemInUse => 409,
             AppError::PayloadTooLarge => 413,
             AppError::IdempotencyKeyReused => 422,
             AppError::Unavailable(_) => 503,
@@ -87,6 +93,8 @@ impl AppError {
             AppError::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             AppError::ConcurrentModification => "CONCURRENT_MODIFICATION",
             AppError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            AppError::InsufficientStock { .. } => "INSUFFICIENT_STOCK",
+            AppError::ItemInUse => "ITEM_IN_USE",
             AppError::Unavailable(_) => "SERVICE_UNAVAILABLE",
         }
     }
@@ -99,6 +107,10 @@ impl AppError {
                 "Body is not valid JSON",
             ),
             AppError::Unauthenticated => Text::fixed("Belum masuk", "Not authenticated"),
+            AppError::InsufficientStock { .. } => {
+                Text::fixed("Stok tidak cukup", "Insufficient stock")
+            }
+            AppError::ItemInUse => Text::fixed("Barang masih dipakai", "Item in use"),
             AppError::Forbidden => Text::fixed("Tidak diizinkan", "Forbidden"),
             AppError::NotFound => Text::fixed("Tidak ditemukan", "Not found"),
             AppError::InvalidTransition { .. } => {
@@ -192,6 +204,14 @@ impl AppError {
             AppError::PayloadTooLarge => Text::fixed(
                 "Isi permintaan melebihi 64 KiB.",
                 "The body exceeds 64 KiB.",
+            ),
+            AppError::InsufficientStock { sku, available } => Text::new(
+                format!("Stok {sku} tidak boleh di bawah nol; yang tersedia {available}."),
+                format!("Stock of {sku} cannot go below zero; {available} available."),
+            ),
+            AppError::ItemInUse => Text::fixed(
+                "Barang ini dipakai oleh paket atau riwayat stok sehingga tidak bisa dihapus; pensiunkan (retire) saja.",
+                "This item is used by a package or by stock history and cannot be deleted; retire it instead.",
             ),
             AppError::Unavailable(_) => Text::fixed(
                 "Penyimpanan data sedang bermasalah; coba lagi sebentar lagi.",

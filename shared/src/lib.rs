@@ -14,12 +14,15 @@
 pub mod auth;
 pub mod error;
 pub mod events;
+pub mod fulfilment;
+pub mod fulfilment_ports;
 pub mod household;
 pub mod i18n;
 pub mod ids;
 pub mod input;
 pub mod lifecycle;
 pub mod nik;
+pub mod notify;
 pub mod phone;
 pub mod policy;
 pub mod ports;

@@ -33,6 +33,15 @@ pub enum StoreError {
     /// A pagination cursor that this store did not hand out.
     #[error("invalid cursor")]
     InvalidCursor,
+    /// A stock change would take a lot below zero (on hand < allocated, or either negative).
+    #[error("insufficient stock")]
+    InsufficientStock,
+    /// An allocation or shipment was not in the state the writer read.
+    #[error("state changed concurrently")]
+    StateConflict,
+    /// The record is still used by others (an item by a package or the ledger).
+    #[error("still in use")]
+    InUse,
     /// The store could not be reached or failed.
     #[error("store unavailable: {0}")]
     Unavailable(String),
@@ -169,6 +178,10 @@ pub trait Ids: Send + Sync {
     fn request_id(&self) -> RequestId;
     fn request_code(&self) -> RequestCode;
     fn event_id(&self) -> EventId;
+    /// A fresh UUIDv7 (time-sortable) for any other record: lots, ledger entries, shipments.
+    fn uuid(&self) -> String {
+        uuid::Uuid::now_v7().to_string()
+    }
 }
 
 /// UUIDv7 ids and random human codes.

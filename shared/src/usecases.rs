@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::{Caller, Role};
 use crate::error::AppError;
-use crate::events::{Event, EventKind};
+use crate::events::{Event, EventKind, RequestRef};
 use crate::household::{Address, Category, Household, Reporter, Urgency, parse_rt_rw};
 use crate::i18n::Text;
 use crate::ids::RequestId;
@@ -71,11 +71,8 @@ fn event(request: &AidRequest, entry: &HistoryEntry, kind: EventKind) -> Event {
     Event {
         id: entry.event_id.clone(),
         occurred_at: entry.at,
-        request_id: request.id.clone(),
-        request_code: request.code.clone(),
-        kelurahan_code: request.kelurahan_code.as_str().to_string(),
-        request_version: request.version,
         actor: entry.actor.clone(),
+        request: Some(RequestRef::of(request)),
         kind,
     }
 }
@@ -539,7 +536,6 @@ pub async fn cancel(
         Ok((
             Some(reason.clone()),
             EventKind::RequestCancelled {
-                reason: reason.clone(),
                 previous_status: r.status,
             },
         ))
@@ -706,9 +702,7 @@ pub async fn decide(
                 delivery: d.delivery.expect("checked"),
                 urgency: r.urgency,
             },
-            DecisionKind::Reject => EventKind::RequestRejected {
-                reason: reason.clone(),
-            },
+            DecisionKind::Reject => EventKind::RequestRejected {},
         };
         r.decision = Some(d);
         Ok((Some(reason.clone()), kind))

@@ -340,7 +340,7 @@ pub async fn version_conflict_writes_nothing(p: &Ports) {
         let mut e = entry.clone();
         e.request_id = ghost.id.clone();
         let mut ev = event.clone();
-        ev.request_id = ghost.id.clone();
+        ev.request.as_mut().expect("a request event").id = ghost.id.clone();
         (e, ev)
     };
     assert_eq!(
@@ -454,7 +454,7 @@ pub async fn code_taken(p: &Ports) {
 
     let mut b = submission(2, KELURAHAN_A, at(1));
     b.request.code = a.code.clone();
-    b.event.request_code = a.code.clone();
+    b.event.request.as_mut().expect("a request event").code = a.code.clone();
     b.idempotency = Some(idempotency("kelurahan-1:key-b", "fp-b", at(1)));
     assert_eq!(
         p.requests.insert(b.clone()).await,
@@ -465,7 +465,7 @@ pub async fn code_taken(p: &Ports) {
 
     let fresh = code();
     b.request.code = fresh.clone();
-    b.event.request_code = fresh;
+    b.event.request.as_mut().expect("a request event").code = fresh;
     let b = insert(p, b).await;
     assert_eq!(
         must("get", p.requests.get(&b.id).await),

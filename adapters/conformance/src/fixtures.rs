@@ -176,11 +176,8 @@ pub fn event(request: &AidRequest, entry: &HistoryEntry, kind: EventKind) -> Eve
     Event {
         id: entry.event_id.clone(),
         occurred_at: entry.at,
-        request_id: request.id.clone(),
-        request_code: request.code.clone(),
-        kelurahan_code: request.kelurahan_code.as_str().to_string(),
-        request_version: request.version,
         actor: entry.actor.clone(),
+        request: Some(shared::events::RequestRef::of(request)),
         kind,
     }
 }
@@ -248,7 +245,7 @@ pub fn transition(
             if approve {
                 stand_in(request)
             } else {
-                EventKind::RequestRejected { reason: why.into() }
+                EventKind::RequestRejected {}
             }
         }
         Action::Cancel => {
@@ -261,7 +258,6 @@ pub fn transition(
                 previous_status: request.status,
             });
             EventKind::RequestCancelled {
-                reason: why.into(),
                 previous_status: request.status,
             }
         }

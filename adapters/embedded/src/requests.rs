@@ -93,7 +93,7 @@ struct InsertRows {
 
 struct EventRow {
     id: String,
-    request_id: String,
+    request_id: Option<String>,
     kind: &'static str,
     json: String,
 }
@@ -102,7 +102,7 @@ impl EventRow {
     fn of(event: &Event) -> Result<EventRow, StoreError> {
         Ok(EventRow {
             id: event.id.as_str().to_string(),
-            request_id: event.request_id.as_str().to_string(),
+            request_id: event.request_id().map(|id| id.as_str().to_string()),
             kind: event.type_name(),
             json: to_json("event", event)?,
         })

@@ -1,0 +1,1370 @@
+//! The fulfilment use cases behind `allocate-stock`: the catalogue (items, packages), stock
+//! receipts and adjustments, allocation on approval (all package lines or none, earliest
+//! expiry first), the waitlist, release on cancellation, shipments, dispatch and handover.
+//!
+//! Every operation reads what it needs, decides with the pure rules of [`crate::stock`], and
+//! writes one [`StockWrite`] that the store applies all or nothing under conditions (lots never
+//! below zero, states and versions as read). When a condition fails because someone else got
+//! there first, the operation reads again and decides again.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::auth::{Caller, Role};
+use crate::error::AppError;
+use crate::events::{Event, EventKind, RequestRef, ShortItem, SkuQuantity};
+use crate::fulfilment_ports::{
+    Allocation, AllocationStatus, Expect, LedgerEntry, Receipt, Shipment, ShipmentLine,
+    ShipmentStatus, StockStore, StockWrite,
+};
+use crate::household::Urgency;
+use crate::i18n::Text;
+use crate::ids::RequestId;
+use crate::input::Input;
+use crate::lifecycle::{Action, Status};
+use crate::ports::{
+    Clock, IdempotencyRecord, IdempotencyStore, Ids, ListQuery, RequestStore, StoreError,
+};
+use crate::request::{ActorRef, AidRequest, Disclosure, RequestView};
+use crate::stock::{
+    self, Item, Lot, Movement, Package, PackageLine, Sku, StockLevel, WarehouseCode,
+    plan_allocation,
+};
+use crate::time::wib_offset;
+use crate::usecases::fingerprint;
+use crate::validation::{FieldError, Invalid};
+
+/// How often an operation re-reads and retries when another writer got there first.
+const RETRIES: usize = 20;
+
+/// What the fulfilment use cases need, wired once at start-up.
+#[derive(Clone)]
+pub struct FulfilDeps {
+    pub requests: Arc<dyn RequestStore>,
+    pub stock: Arc<dyn StockStore>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn Ids>,
+    /// The warehouses that exist (the first is the default).
+    pub warehouses: Vec<WarehouseCode>,
+}
+
+impl FulfilDeps {
+    fn today(&self) -> NaiveDate {
+        // Dates on food are local dates: a lot "expires on" a day in Bekasi.
+        self.clock.now().with_timezone(&wib_offset()).date_naive()
+    }
+
+    fn default_warehouse(&self) -> WarehouseCode {
+        self.warehouses
+            .first()
+            .cloned()
+            .unwrap_or_else(WarehouseCode::default_warehouse)
+    }
+}
+
+fn require(caller: &Caller, roles: &[Role]) -> Result<(), AppError> {
+    if caller.is_one_of(roles) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+fn validation(field: &str, code: &'static str, id: &str, en: &str) -> AppError {
+    AppError::Validation(vec![FieldError::new(field, code, Text::new(id, en))])
+}
+
+fn request_event(
+    deps: &FulfilDeps,
+    r: &AidRequest,
+    at: DateTime<Utc>,
+    actor: &ActorRef,
+    kind: EventKind,
+) -> Event {
+    Event {
+        id: deps.ids.event_id(),
+        occurred_at: at,
+        actor: actor.clone(),
+        request: Some(RequestRef::of(r)),
+        kind,
+    }
+}
+
+fn warehouse_event(
+    deps: &FulfilDeps,
+    at: DateTime<Utc>,
+    actor: &ActorRef,
+    kind: EventKind,
+) -> Event {
+    Event {
+        id: deps.ids.event_id(),
+        occurred_at: at,
+        actor: actor.clone(),
+        request: None,
+        kind,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stock levels and low-stock alerts
+// ---------------------------------------------------------------------------------------------
+
+/// Stock of every item in a warehouse, from its lots.
+pub fn levels_of(
+    warehouse: &WarehouseCode,
+    items: &[Item],
+    lots: &[Lot],
+    today: NaiveDate,
+) -> Vec<StockLevel> {
+    items
+        .iter()
+        .map(|item| {
+            let mine = lots.iter().filter(|l| l.sku == item.sku);
+            let (mut on_hand, mut allocated, mut available, mut expired) = (0, 0, 0, 0);
+            for l in mine {
+                on_hand += l.on_hand;
+                allocated += l.allocated;
+                if l.usable_on(today) {
+                    available += l.available();
+                } else {
+                    expired += l.available();
+                }
+            }
+            StockLevel {
+                warehouse: warehouse.as_str().to_string(),
+                sku: item.sku.as_str().to_string(),
+                name: item.name.clone(),
+                unit: item.unit.clone(),
+                on_hand,
+                allocated,
+                available,
+                expired,
+                low_threshold: item.low_threshold,
+                low: available < item.low_threshold,
+            }
+        })
+        .collect()
+}
+
+/// `StockLow` events for the items whose available stock falls from at or above the threshold
+/// to below it with this change (`delta` per item, negative for less available).
+fn low_stock_events(
+    deps: &FulfilDeps,
+    warehouse: &WarehouseCode,
+    items: &[Item],
+    lots: &[Lot],
+    delta: &BTreeMap<Sku, i64>,
+    at: DateTime<Utc>,
+    actor: &ActorRef,
+) -> Vec<Event> {
+    let today = deps.today();
+    let before = levels_of(warehouse, items, lots, today);
+    before
+        .iter()
+        .filter_map(|level| {
+            let sku = Sku::parse(&level.sku).ok()?;
+            let d = *delta.get(&sku)?;
+            let after = (level.available as i64 + d).max(0) as u64;
+            (level.available >= level.low_threshold && after < level.low_threshold).then(|| {
+                warehouse_event(
+                    deps,
+                    at,
+                    actor,
+                    EventKind::StockLow {
+                        warehouse: warehouse.as_str().to_string(),
+                        sku: level.sku.clone(),
+                        unit: level.unit.clone(),
+                        available: after,
+                        threshold: level.low_threshold,
+                    },
+                )
+            })
+        })
+        .collect()
+}
+
+/// `GET /v1/stock?warehouse=` — gudang, dinas.
+pub async fn stock_levels(
+    deps: &FulfilDeps,
+    caller: &Caller,
+    warehouse: Option<&str>,
+) -> Result<Vec<StockLevel>, AppError> {
+    require(caller, &[Role::Gudang, Role::Dinas])?;
+    let warehouse = parse_warehouse(deps, warehouse, "warehouse")?;
+    let items = deps.stock.items().await?;
+    let lots = deps.stock.lots(&warehouse, None).await?;
+    Ok(levels_of(&warehouse, &items, &lots, deps.today()))
+}
+
+/// `GET /v1/stock/ledger?warehouse=&sku=` — gudang, dinas: every movement of an item.
+pub async fn ledger(
+    deps: &FulfilDeps,
+    caller: &Caller,
+    warehouse: Option<&str>,
+    sku: Option<&str>,
+) -> Result<Vec<LedgerEntry>, AppError> {
+    require(caller, &[Role::Gudang, Role::Dinas])?;
+    let warehouse = parse_warehouse(deps, warehouse, "warehouse")?;
+    let sku = match sku.map(str::trim).filter(|s| !s.is_empty()) {
+        None => {
+            return Err(validation(
+                "sku",
+                "FIELD_REQUIRED",
+                "Wajib diisi.",
+                "Required.",
+            ));
+        }
+        Some(s) => Sku::parse(s).map_err(|e| AppError::Validation(vec![e.at("sku")]))?,
+    };
+    Ok(deps.stock.ledger(&warehouse, &sku).await?)
+}
+
+fn parse_warehouse(
+    deps: &FulfilDeps,
+    raw: Option<&str>,
+    field: &str,
+) -> Result<WarehouseCode, AppError> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(deps.default_warehouse()),
+        Some(w) => match WarehouseCode::parse(w) {
+            Ok(code) if deps.warehouses.contains(&code) => Ok(code),
+            _ => Err(validation(
+                field,
+                "WAREHOUSE_UNKNOWN",
+                &format!(
+                    "Gudang tidak dikenal; gudang yang ada: {}.",
+                    list_codes(&deps.warehouses)
+                ),
+                &format!(
+                    "Unknown warehouse; known warehouses: {}.",
+                    list_codes(&deps.warehouses)
+                ),
+            )),
+        },
+    }
+}
+
+fn list_codes(w: &[WarehouseCode]) -> String {
+    w.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Catalogue: items and packages
+// ---------------------------------------------------------------------------------------------
+
+/// `GET /v1/items` — everyone.
+pub async fn items(deps: &FulfilDeps) -> Result<Vec<Item>, AppError> {
+    Ok(deps.stock.items().await?)
+}
+
+/// `PUT /v1/items/{sku}` — gudang, dinas: `{name, unit, low_threshold}`.
+pub async fn put_item(
+    deps: &FulfilDeps,
+    caller: &Caller,
+    sku: &str,
+    body: &Value,
+) -> Result<Item, AppError> {
+    require(caller, &[Role::Gudang, Role::Dinas])?;
+    let mut i = Input::new(body)?;
+    let sku = match Sku::parse(sku) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            i.push(e.at("sku"));
+            None
+        }
+    };
+    let name = i.text("name", 200, true);
+    let unit = i.text("unit", 20, true);
+    let low = i.integer("low_threshold", 0, 1_000_000_000, false);
+    i.finish()?;
+    let sku = sku.expect("checked");
+    let existing = deps
+        .stock
+        .items()
+        .await?
+        .into_iter()
+        .find(|it| it.sku == sku);
+    let item = Item {
+        sku,
+        name: name.expect("checked"),
+        unit: unit.expect("checked"),
+        low_threshold: low
+            .map(|v| v as u64)
+            .or(existing.as_ref().map(|e| e.low_threshold))
+            .unwrap_or(0),
+        retired: false,
+    };
+    deps.stock.put_item(&item).await?;
+    Ok(item)
+}
+
+/// `POST /v1/items/{sku}/retire` — gudang, dinas. A retired item stays in the ledger but can
+/// no longer be received or put in a package.
+pub async fn retire_item(deps: &FulfilDeps, caller: &Caller, sku: &str) -> Result<Item, AppError> {
+    require(caller, &[Role::Gudang, Role::Dinas])?;
+    let sku = Sku::parse(sku).map_err(|_| AppError::NotFound)?;
+    let mut item = deps
+        .stock
+        .items()
+        .await?
+        .into_iter()
+        .find(|it| it.sku == sku)
+        .ok_or(AppError::NotFound)?;
+    item.retired = true;
+    deps.stock.put_item(&item).await?;
+    Ok(item)
+}
+
+/// `DELETE /v1/items/{sku}` — gudang, dinas. Refused (409 `ITEM_IN_USE`) when a package or a
+/// past movement uses the item: retire it instead.
+pub async fn delete_item(deps: &FulfilDeps, caller: &Caller, sku: &str) -> Result<(), AppError> {
+    require(caller, &[Role::Gudang, Role::Dinas])?;
+    let sku = Sku::parse(sku).map_err(|_| AppError::NotFound)?;
+    if !deps.stock.items().await?.iter().any(|it| it.sku == sku) {
+        return Err(AppError::NotFound);
+    }
+    match deps.stock.delete_item(&sku).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::InUse) => Err(AppError::ItemInUse),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `GET /v1/packages` — everyone.
+pub async fn packages(deps: &FulfilDeps) -> Result<Vec<Package>, AppError> {
+    Ok(deps.stock.packages().await?)
+}
+
+/// `PUT /v1/packages/{code}` — dinas: `{name, lines: [{sku, quantity}]}`. Lines of the same
+/// item add up; every item must exist and not be retired.
+pub async fn put_package(
+    deps: &FulfilDeps,
+    caller: &Caller,
+    code: &str,
+    body: &Value,
+) -> Result<Package, AppError> {
+    require(caller, &[Role::Dinas])?;
+    let mut i = Input::new(body)?;
+    let code = match stock::parse_package_code(code) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            i.push(e.at("code"));
+            None
+        }
+    };
+    let name = i.text("name", 200, true);
+    let items = deps.stock.items().await?;
+    let lines = read_lines(&mut i, body, &items, LineRules::Package);
+    i.finish()?;
+    let mut merged: BTreeMap<Sku, u64> = BTreeMap::new();
+    for (sku, q, _) in lines {
+        *merged.entry(sku).or_insert(0) += q;
+    }
+    let package = Package {
+        code: code.expect("checked"),
+        name: name.expect("checked"),
+        lines: merged
+            .into_iter()
+            .map(|(sku, quantity)| PackageLine { sku, quantity })
+            .collect(),
+        updated_at: deps.clock.now(),
+    };
+    deps.stock.put_package(&package).await?;
+    Ok(package)
+}
+
+#[derive(PartialEq)]
+enum LineRules {
+    Package,
+    Receipt,
+}
+
+/// Reads `lines: [{sku, quantity, expires_on?}]`, naming every bad line (`lines[2].quantity`).
+fn read_lines(
+    i: &mut Input<'_>,
+    body: &Value,
+    items: &[Item],
+    rules: LineRules,
+) -> Vec<(Sku, u64, Option<NaiveDate>)> {
+    let Some(arr) = body.get("lines").and_then(Value::as_array) else {
+        i.push(
+            Invalid::new(
+                "LINES_REQUIRED",
+                "Isi minimal satu baris barang (lines).",
+                "Give at least one item line (lines).",
+            )
+            .at("lines"),
+        );
+        return Vec::new();
+    };
+    if arr.is_empty() || arr.len() > 200 {
+        i.push(
+            Invalid::new(
+                "LINES_REQUIRED",
+                "Isi 1 sampai 200 baris barang (lines).",
+                "Give 1 to 200 item lines (lines).",
+            )
+            .at("lines"),
+        );
+    }
+    let mut out = Vec::new();
+    for (n, _) in arr.iter().enumerate() {
+        let base = format!("lines[{n}]");
+        let sku = i.parsed(&format!("{base}.sku"), true, |s| {
+            let sku = Sku::parse(s)?;
+            match items.iter().find(|it| it.sku == sku) {
+                None => Err(Invalid::new(
+                    "SKU_UNKNOWN",
+                    "Barang dengan sku ini tidak ada di katalog.",
+                    "No item with this sku in the catalogue.",
+                )),
+                Some(it) if it.retired => Err(Invalid::new(
+                    "ITEM_RETIRED",
+                    "Barang ini sudah tidak dipakai (retired).",
+                    "This item is retired.",
+                )),
+                Some(_) => Ok(sku),
+            }
+        });
+        let q = i.integer(&format!("{base}.quantity"), i64::MIN, i64::MAX, true);
+        let q = match q.map(stock::positive_quantity) {
+            Some(Ok(q)) => Some(q),
+            Some(Err(e)) => {
+                i.push(e.at(format!("{base}.quantity")));
+                None
+            }
+            None => None,
+        };
+        let expires = if rules == LineRules::Receipt {
+            i.parsed(&format!("{base}.expires_on"), false, |s| {
+                NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+                    Invalid::new(
+                        "DATE_INVALID",
+                        "Tanggal kedaluwarsa harus YYYY-MM-DD.",
+                        "The expiry date must be YYYY-MM-DD.",
+                    )
+                })
+            })
+        } else {
+            None
+        };
+        if let (Some(sku), Some(q)) = (sku, q) {
+            out.push((sku, q, expires));
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Receipts and adjustments
+// ---------------------------------------------------------------------------------------------
+
+/// The answer to a receipt.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReceiptView {
+    pub warehouse: String,
+    pub reference: String,
+    pub received_at: DateTime<Utc>,
+    pub lines: Vec<ReceivedLot>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReceivedLot {
+    pub lot_id: String,
+    pub sku: String,
+    pub quantity: u64,
+    pub expires_on: Option<NaiveDate>,
+}
+
+/// The HTTP answer of an idempotent operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+    pub replayed: bool,
+}
+
+/// `POST /v1/stock/receipts` — gudang, with `Idempotency-Key`:
+/// `{warehouse, reference, lines: [{sku, quantity, expires_on?}]}`.
+pub async fn receive(
+    deps: &FulfilDeps,
+    caller: &Caller,
+    idempotency_key: Option<&str>,
+    body: &Value,
+) -> Result<StoredResponse, AppError> {
+    require(caller, &[Role::Gudang])?;
+    let idem = match idempotency_key {
+        Some(key) => {
+            let scoped = format!("{}:receipt:{}", caller.sub, key.trim());
+            let fp = fingerprint(body);
+            if let Some(prior) = deps.idempotency.get(&scoped).await? {
+                return replay(prior, &fp);
+            }
+            Some((scoped, fp))
+        }
+        None => None,
+    };
+    let mut i = Input::new(body)?;
+    let warehouse_raw = i.text("warehouse", 40, false);
+    let reference = i.text("reference", 100, true);
+    let items = deps.stock.items().await?;
+    let lines = read_lines(&mut i, body, &items, LineRules::Receipt);
+    let today = deps.today();
+    for (n, (_, _, exp)) in lines.iter().enumerate() {
+        if exp.is_some_and(|d| d < today) {
+            i.push(
+                Invalid::new(
+                    "ALREADY_EXPIRED",
+                    "Barang yang sudah kedaluwarsa tidak boleh diterima.",
+                    "Stock that has already expired cannot be received.",
+                )
+                .at(format!("lines[{n}].expires_on")),
+            );
+        }
+    }
+    let warehouse = match parse_warehouse(deps, warehouse_raw.as_deref(), "warehouse") {
+        Ok(w) => Some(w),
+        Err(AppError::Validation(v)) => {
+            v.into_iter().for_each(|e| i.push(e));
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    i.finish()?;
+    let (warehouse, reference) = (warehouse.expect("checked"), reference.expect("checked"));
+
+    // Two lines of the same item and date add up into one lot.
+    let mut merged: BTreeMap<(Sku, Option<NaiveDate>), u64> = BTreeMap::new();
+    for (sku, q, exp) in lines {
+        *merged.entry((sku, exp)).or_insert(0) += q;
+    }
+    let now = deps.clock.now();
+    let actor = ActorRef::of(caller);
+    let mut ledger = Vec::new();
+    let mut received = Vec::new();
+    let mut totals: BTreeMap<Sku, u64> = BTreeMap::new();
+    for ((sku, exp), q) in merged {
+        let lot_id = deps.ids.uuid();
+        ledger.push(LedgerEntry::new(
+            deps.ids.uuid(),
+            now,
+            &warehouse,
+            &lot_id,
+            &sku,
+            exp,
+            Movement::Receipt,
+            q as i64,
+            &actor,
+            "penerimaan barang",
+            &reference,
+        ));
+        *totals.entry(sku.clone()).or_insert(0) += q;
+        received.push(ReceivedLot {
+            lot_id,
+            sku: sku.as_str().to_string(),
+            quantity: q,
+            expires_on: exp,
+        });
+    }
+    let view = ReceiptView {
+        warehouse: warehouse.as_str().to_string(),
+        reference: reference.clone(),
+        received_at: now,
+        lines: received,
+    };
+    let body_json = serde_json::to_string(&view).expect("views serialise");
+    let event = warehouse_event(
+        deps,
+        now,
+        &actor,
+        EventKind::StockReceived {
+            warehouse: warehouse.as_str().to_string(),
+            reference,
+            lines: totals
+                .into_iter()
+                .map(|(sku, quantity)| SkuQuantity {
+                    sku: sku.as_str().to_string(),
+                    quantity,
+                })
+                .collect(),
+        },
+    );
+    let write = StockWrite {
+        ledger,
+        events: vec![event],
+        idempotency: idem.as_ref().map(|(key, fp)| IdempotencyRecord {
+            key: key.clone(),
+            fingerprint: fp.clone(),
+            status: 201,
+            body: body_json.clone(),
+            created_at: now,
+        }),
+        ..StockWrite::default()
+    };
+    match deps.stock.apply(write).await {
+        Ok(()) => Ok(StoredResponse {
+            status: 201,
+            body: body_json,
+            replayed: false,
+        }),
+        Err(StoreError::IdempotencyKeyTaken) => {
+            let (key, fp) = idem.as_ref().expect("only keyed receipts record keys");
+            match deps.idempotency.get(key).await? {
+                Some(prior) => replay(prior, fp),
+                None => Err(AppError::IdempotencyKeyReused),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn replay(prior: IdempotencyRecord, fingerprint: &str) -> Result<StoredResponse, AppError> {
+    if prior.fingerprint == fingerprint {
+        Ok(StoredResponse {
+            status: prior.status,
+            body: prior.body,
+            replayed: true,
+        })
+    } else {
+        Err(AppError::IdempotencyKeyReused)
+    }
+}
+
+/// `POST /v1/stock/adjustments` — gudang, dinas: `{warehouse, sku, delta, reason}`. A negative
+/// delta takes from expired lots first, then the earliest expiry; never below zero (409 with
+/// the available amount, nothing written).
+pub async fn adjust(
+    deps: &FulfilDeps,
+    caller: &Caller,
+    body: &Value,
+) -> Result<StockLevel, AppError> {
+    require(caller, &[Role::Gudang, Role::Dinas])?;
+    let mut i = Input::new(body)?;
+    let warehouse_raw = i.text("warehouse", 40, false);
+    let items = deps.stock.items().await?;
+    let sku = i.parsed("sku", true, |s| {
+        let sku = Sku::parse(s)?;
+        if items.iter().any(|it| it.sku == sku) {
+            Ok(sku)
+        } else {
+            Err(Invalid::new(
+                "SKU_UNKNOWN",
+                "Barang dengan sku ini tidak ada di katalog.",
+                "No item with this sku in the catalogue.",
+            ))
+        }
+    });
+    let delta = i.integer("delta", -1_000_000_000, 1_000_000_000, true);
+    if delta == Some(0) {
+        i.push(
+            Invalid::new(
+                "DELTA_ZERO",
+                "Selisih penyesuaian tidak boleh 0.",
+                "The adjustment cannot be 0.",
+            )
+            .at("delta"),
+        );
+    }
+    let reason = i.text("reason", 500, true);
+    let warehouse = match parse_warehouse(deps, warehouse_raw.as_deref(), "warehouse") {
+        Ok(w) => Some(w),
+        Err(AppError::Validation(v)) => {
+            v.into_iter().for_each(|e| i.push(e));
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    i.finish()?;
+    let (warehouse, sku, delta, reason) = (
+        warehouse.expect("checked"),
+        sku.expect("checked"),
+        delta.expect("checked"),
+        reason.expect("checked"),
+    );
+    let actor = ActorRef::of(caller);
+    for _ in 0..RETRIES {
+        let now = deps.clock.now();
+        let today = deps.today();
+        let lots = deps
+            .stock
+            .lots(&warehouse, Some(std::slice::from_ref(&sku)))
+            .await?;
+        let mut ledger = Vec::new();
+        let reference = format!("penyesuaian {}", now.to_rfc3339());
+        if delta > 0 {
+            ledger.push(LedgerEntry::new(
+                deps.ids.uuid(),
+                now,
+                &warehouse,
+                &deps.ids.uuid(),
+                &sku,
+                None,
+                Movement::Adjustment,
+                delta,
+                &actor,
+                &reason,
+                &reference,
+            ));
+        } else {
+            let mut takeable: Vec<&Lot> = lots.iter().filter(|l| l.available() > 0).collect();
+            let available: u64 = takeable.iter().map(|l| l.available()).sum();
+            let wanted = delta.unsigned_abs();
+            if wanted > available {
+                return Err(AppError::InsufficientStock {
+                    sku: sku.as_str().to_string(),
+                    available,
+                });
+            }
+            // Expired lots first (that is what write-offs are for), then earliest expiry.
+            takeable.sort_by(|a, b| {
+                (
+                    a.usable_on(today),
+                    a.expires_on.is_none(),
+                    a.expires_on,
+                    &a.lot_id,
+                )
+                    .cmp(&(
+                        b.usable_on(today),
+                        b.expires_on.is_none(),
+                        b.expires_on,
+                        &b.lot_id,
+                    ))
+            });
+            let mut left = wanted;
+            for lot in takeable {
+                if left == 0 {
+                    break;
+                }
+                let q = left.min(lot.available());
+                ledger.push(LedgerEntry::new(
+                    deps.ids.uuid(),
+                    now,
+                    &warehouse,
+                    &lot.lot_id,
+                    &sku,
+                    lot.expires_on,
+                    Movement::Adjustment,
+                    -(q as i64),
+                    &actor,
+                    &reason,
+                    &reference,
+                ));
+                left -= q;
+            }
+        }
+        // Only the usable part of the change moves the "available" figure.
+        let usable_delta: i64 = ledger
+            .iter()
+            .filter(|e| e.expires_on.is_none_or(|d| d >= today))
+            .map(|e| e.delta_on_hand)
+            .sum();
+        let delta_map = BTreeMap::from([(sku.clone(), usable_delta)]);
+        let events = low_stock_events(deps, &warehouse, &items, &lots, &delta_map, now, &actor);
+        match deps
+            .stock
+            .apply(StockWrite {
+                ledger,
+                events,
+                ..StockWrite::default()
+            })
+            .await
+        {
+            Ok(()) => {
+                let lots = deps
+                    .stock
+                    .lots(&warehouse, Some(std::slice::from_ref(&sku)))
+                    .await?;
+                let item = items
+                    .iter()
+                    .find(|it| it.sku == sku)
+                    .cloned()
+                    .expect("checked");
+                return Ok(levels_of(&warehouse, &[item], &lots, today).remove(0));
+            }
+            Err(StoreError::InsufficientStock) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::ConcurrentModification)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Allocation, waitlist, release (queue handlers)
+// ---------------------------------------------------------------------------------------------
+
+/// What an allocation attempt did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllocationOutcome {
+    Allocated,
+    Waitlisted,
+    /// Nothing to do: not approved or waitlisted (any more), or already allocated.
+    Skipped,
+}
+
+/// Allocates the approved (or waitlisted) request `id`: all package lines from the earliest
+/// expiring usable lots in one write, or, when stock is short, moves an approved request to
+/// the waitlist. Safe to call any number of times for the same request.
+pub async fn allocate(deps: &FulfilDeps, id: &RequestId) -> Result<AllocationOutcome, AppError> {
+    let actor = ActorRef::system();
+    for _ in 0..RETRIES {
+        let Some(mut request) = deps.requests.get(id).await? else {
+            return Ok(AllocationOutcome::Skipped);
+        };
+        if !matches!(request.status, Status::Approved | Status::Waitlisted) {
+            return Ok(AllocationOutcome::Skipped);
+        }
+        if deps
+            .stock
+            .allocation(id)
+            .await?
+            .is_some_and(|a| a.status != AllocationStatus::Released)
+        {
+            return Ok(AllocationOutcome::Skipped);
+        }
+        let decision = request
+            .decision
+            .clone()
+            .ok_or_else(|| AppError::Unavailable("approved request without decision".into()))?;
+        let (Some(package_code), Some(packages), Some(delivery)) =
+            (decision.package_code, decision.packages, decision.delivery)
+        else {
+            return Err(AppError::Unavailable(
+                "approved request without package".into(),
+            ));
+        };
+        let warehouse = deps.default_warehouse();
+        let now = deps.clock.now();
+        let package = deps.stock.package(&package_code).await?;
+        let needs = package
+            .as_ref()
+            .map(|p| p.needs(packages))
+            .unwrap_or_default();
+        let skus: Vec<Sku> = needs.keys().cloned().collect();
+        let lots = deps.stock.lots(&warehouse, Some(&skus)).await?;
+        let plan = match &package {
+            Some(_) => plan_allocation(&needs, &lots, deps.today()),
+            // An unknown package cannot be served: wait (the Dinas can define it).
+            None => Err(Vec::new()),
+        };
+        match plan {
+            Ok(takes) => {
+                let items = deps.stock.items().await?;
+                let shipment_id = deps.ids.uuid();
+                let event_id = deps.ids.event_id();
+                let entry = request
+                    .transition(Action::Allocate, &actor, None, now, &event_id)
+                    .map_err(|_| AppError::ConcurrentModification)?;
+                let mut ledger = Vec::new();
+                for t in &takes {
+                    ledger.push(LedgerEntry::new(
+                        deps.ids.uuid(),
+                        now,
+                        &warehouse,
+                        &t.lot_id,
+                        &t.sku,
+                        t.expires_on,
+                        Movement::Allocation,
+                        t.quantity as i64,
+                        &actor,
+                        "alokasi paket",
+                        request.id.as_str(),
+                    ));
+                }
+                let delta: BTreeMap<Sku, i64> = needs
+                    .iter()
+                    .map(|(s, q)| (s.clone(), -(*q as i64)))
+                    .collect();
+                let mut events = vec![Event {
+                    id: event_id,
+                    occurred_at: now,
+                    actor: actor.clone(),
+                    request: Some(RequestRef::of(&request)),
+                    kind: EventKind::RequestAllocated {
+                        warehouse: warehouse.as_str().to_string(),
+                        shipment_id: shipment_id.clone(),
+                        package_code: package_code.clone(),
+                        packages,
+                    },
+                }];
+                events.extend(low_stock_events(
+                    deps, &warehouse, &items, &lots, &delta, now, &actor,
+                ));
+                let previous = deps.stock.allocation(id).await?;
+                let allocation = Allocation {
+                    request_id: request.id.clone(),
+                    warehouse: warehouse.clone(),
+                    package_code: package_code.clone(),
+                    packages,
+                    takes,
+                    status: AllocationStatus::Active,
+                    shipment_id: shipment_id.clone(),
+                    created_at: now,
+                    updated_at: now,
+                };
+                let shipment = Shipment {
+                    id: shipment_id,
+                    request_id: request.id.clone(),
+                    request_code: request.code.clone(),
+                    kelurahan_code: request.kelurahan_code.as_str().to_string(),
+                    warehouse: warehouse.clone(),
+                    destination: delivery,
+                    package_code,
+                    packages,
+                    lines: needs
+                        .into_iter()
+                        .map(|(sku, quantity)| ShipmentLine { sku, quantity })
+                        .collect(),
+                    status: ShipmentStatus::Ready,
+                    created_at: now,
+                    dispatched_at: None,
+                    dispatched_by: None,
+                    delivered: None,
+                    updated_at: now,
+                };
+                let expect_alloc = match previous {
+                    Some(p) => Expect::Status(p.status),
+                    None => Expect::Absent,
+                };
+                let write = StockWrite {
+                    ledger,
+                    allocation: Some((allocation, expect_alloc)),
+                    shipment: Some((shipment, Expect::Absent)),
+                    request: Some((request, entry)),
+                    events,
+                    idempotency: None,
+                };
+                match deps.stock.apply(write).await {
+                    Ok(()) => return Ok(AllocationOutcome::Allocated),
+                    Err(
+                        StoreError::InsufficientStock
+                        | StoreError::VersionConflict
+                        | StoreError::StateConflict,
+                    ) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(short) => {
+                if request.status == Status::Waitlisted {
+                    return Ok(AllocationOutcome::Waitlisted);
+                }
+                let event_id = deps.ids.event_id();
+                let entry = request
+                    .transition(
+                        Action::Waitlist,
+                        &actor,
+                        Some("stok gudang kurang".into()),
+                        now,
+                        &event_id,
+                    )
+                    .map_err(|_| AppError::ConcurrentModification)?;
+                let event = Event {
+                    id: event_id,
+                    occurred_at: now,
+                    actor: actor.clone(),
+                    request: Some(RequestRef::of(&request)),
+                    kind: EventKind::RequestWaitlisted {
+                        package_code,
+                        packages,
+                        short: short
+                            .into_iter()
+                            .map(|s| ShortItem {
+                                sku: s.sku.as_str().to_string(),
+                                needed: s.needed,
+                                available: s.available,
+                            })
+                            .collect(),
+                    },
+                };
+                match deps.requests.update(&request, &entry, &event).await {
+                    Ok(()) => return Ok(AllocationOutcome::Waitlisted),
+                    Err(StoreError::VersionConflict) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+    Err(AppError::ConcurrentModification)
+}
+
+/// Tries to allocate every waitlisted request: `darurat` first, then the oldest approval.
+/// Returns how many were allocated.
+pub async fn allocate_waitlisted(deps: &FulfilDeps) -> Result<usize, AppError> {
+    let mut waiting: Vec<AidRequest> = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = deps
+            .requests
+            .list(&ListQuery {
+                kelurahan: None,
+                status: Some(Status::Waitlisted),
+                limit: 100,
+                cursor,
+            })
+            .await?;
+        waiting.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    waiting.sort_by_key(|r| {
+        (
+            r.urgency != Urgency::Darurat,
+            r.decision.as_ref().map(|d| d.decided_at),
+            r.id.clone(),
+        )
+    });
+    let mut allocated = 0;
+    for r in waiting {
+        if allocate(deps, &r.id).await? == AllocationOutcome::Allocated {
+            allocated += 1;
+        }
+    }
+    Ok(allocated)
+}
+
+/// Releases what was allocated to a cancelled request (ledger `release` entries; the lots get
+/// the units back) and cancels its shipment. Safe to call any number of times.
+pub async fn release(deps: &FulfilDeps, id: &RequestId) -> Result<bool, AppError> {
+    let actor = ActorRef::system();
+    for _ in 0..RETRIES {
+        let Some(mut allocation) = deps.stock.allocation(id).await? else {
+            return Ok(false);
+        };
+        if allocation.status != AllocationStatus::Active {
+            return Ok(false);
+        }
+        let now = deps.clock.now();
+        let ledger = allocation
+            .takes
+            .iter()
+            .map(|t| {
+                LedgerEntry::new(
+                    deps.ids.uuid(),
+                    now,
+                    &allocation.warehouse,
+                    &t.lot_id,
+                    &t.sku,
+                    t.expires_on,
+                    Movement::Release,
+                    t.quantity as i64,
+                    &actor,
+                    "permohonan dibatalkan",
+                    id.as_str(),
+                )
+            })
+            .collect();
+        allocation.status = AllocationStatus::Released;
+        allocation.updated_at = now;
+        let shipment = match deps.stock.shipment(&allocation.shipment_id).await? {
+            Some(mut s) if s.status == ShipmentStatus::Ready => {
+                s.status = ShipmentStatus::Cancelled;
+                s.updated_at = now;
+                Some((s, Expect::Status(ShipmentStatus::Ready)))
+            }
+            _ => None,
+        };
+        let write = StockWrite {
+            ledger,
+            allocation: Some((allocation, Expect::Status(AllocationStatus::Active))),
+            shipment,
+            ..StockWrite::default()
+        };
+        match deps.stock.apply(write).await {
+            Ok(()) => return Ok(true),
+            Err(StoreError::StateConflict | StoreError::InsufficientStock) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::ConcurrentModification)
+}
+
+/// The `allocate-stock` queue handler: what to do with each event. Idempotent on the event
+/// (each branch checks the state it would change).
+pub async fn on_event(deps: &FulfilDeps, event: &Event) -> Result<(), AppError> {
+    let id = event.request_id();
+    match &event.kind {
+        EventKind::RequestApproved { .. } => {
+            if let Some(id) = id {
+                allocate(deps, id).await?;
+            }
+        }
+        EventKind::RequestCancelled { .. } => {
+            // Released stock may serve the waitlist.
+            let released = match id {
+                Some(id) => release(deps, id).await?,
+                None => false,
+            };
+            if released {
+                allocate_waitlisted(deps).await?;
+            }
+        }
+        EventKind::StockReceived { .. } => {
+            allocate_waitlisted(deps).await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The event types `allocate-stock` consumes (its queue's subscription filter on AWS).
+pub const CONSUMED_EVENTS: [&str; 3] = ["RequestApproved", "RequestCancelled", "StockReceived"];
+
+// ---------------------------------------------------------------------------------------------
+// Shipments, dispatch, handover
+// ---------------------------------------------------------------------------------------------
+
+/// A page of shipments.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ShipmentPage {
+    pub items: Vec<Shipment>,
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /v1/shipments?status=&limit=&cursor=` — gudang, dinas.
+pub async fn shipments(
+    deps: &FulfilDeps,
+    caller: &Caller,
+    status: Option<&str>,
+    limit: Option<&str>,
+    cursor: Option<&str>,
+) -> Result<ShipmentPage, AppError> {
+    require(caller, &[Role::Gudang, Role::Dinas])?;
+    let mut errors = Vec::new();
+    let status = match status.map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => match ShipmentStatus::parse(s) {
+            Some(st) => Some(st),
+            None => {
+                errors.push(FieldError::new(
+                    "status",
+                    "STATUS_UNKNOWN",
+                    Text::fixed(
+                        "Status pengiriman harus ready, dispatched, delivered atau cancelled.",
+                        "Shipment status must be ready, dispatched, delivered or cancelled.",
+                    ),
+                ));
+                None
+            }
+        },
+    };
+    let limit = match limit.map(str::trim).filter(|s| !s.is_empty()) {
+        None => crate::usecases::PAGE_DEFAULT,
+        Some(l) => match l.parse::<u32>() {
+            Ok(n) if (1..=crate::usecases::PAGE_MAX).contains(&n) => n,
+            _ => {
+                errors.push(FieldError::new(
+                    "limit",
+                    "LIMIT_OUT_OF_RANGE",
+                    Text::fixed("limit harus 1 sampai 100.", "limit must be 1 to 100."),
+                ));
+                0
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    let page = deps
+        .stock
+        .shipments(
+            status,
+            limit,
+            cursor.map(str::to_string).filter(|c| !c.is_empty()),
+        )
+        .await?;
+    Ok(ShipmentPage {
+        items: page.items,
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// `POST /v1/shipments/{id}/dispatch` — gudang, dinas: the package leaves the warehouse
+/// (ledger `dispatch`: on hand and allocated both go down) and the request is `dispatched`.
+pub async fn dispatch(
+    deps: &FulfilDeps,
+    caller: &Caller,
+    shipment_id: &str,
+) -> Result<Shipment, AppError> {
+    require(caller, &[Role::Gudang, Role::Dinas])?;
+    let actor = ActorRef::of(caller);
+    for _ in 0..RETRIES {
+        let Some(mut shipment) = deps.stock.shipment(shipment_id).await? else {
+            return Err(AppError::NotFound);
+        };
+        let Some(mut request) = deps.requests.get(&shipment.request_id).await? else {
+            return Err(AppError::NotFound);
+        };
+        if shipment.status != ShipmentStatus::Ready {
+            return Err(AppError::InvalidTransition {
+                from: request.status,
+                action: Action::Dispatch,
+            });
+        }
+        let Some(mut allocation) = deps.stock.allocation(&shipment.request_id).await? else {
+            return Err(AppError::Unavailable("shipment without allocation".into()));
+        };
+        let now = deps.clock.now();
+        let event_id = deps.ids.event_id();
+        let entry = request
+            .transition(Action::Dispatch, &actor, None, now, &event_id)
+            .map_err(|r| match r {
+                crate::lifecycle::Refusal::NotPermitted => AppError::Forbidden,
+                crate::lifecycle::Refusal::InvalidFrom(from) => AppError::InvalidTransition {
+                    from,
+                    action: Action::Dispatch,
+                },
+            })?;
+        let ledger = allocation
+            .takes
+            .iter()
+            .map(|t| {
+                LedgerEntry::new(
+                    deps.ids.uuid(),
+                    now,
+                    &allocation.warehouse,
+                    &t.lot_id,
+                    &t.sku,
+                    t.expires_on,
+                    Movement::Dispatch,
+                    t.quantity as i64,
+                    &actor,
+                    "pengiriman paket",
+                    shipment.id.as_str(),
+                )
+            })
+            .collect();
+        allocation.status = AllocationStatus::Dispatched;
+        allocation.updated_at = now;
+        shipment.status = ShipmentStatus::Dispatched;
+        shipment.dispatched_at = Some(now);
+        shipment.dispatched_by = Some(actor.clone());
+        shipment.updated_at = now;
+        let event = request_event(
+            deps,
+            &request,
+            now,
+            &actor,
+            EventKind::RequestDispatched {
+                shipment_id: shipment.id.clone(),
+                delivery: shipment.destination,
+            },
+        );
+        let event = Event {
+            id: event_id,
+            ..event
+        };
+        let write = StockWrite {
+            ledger,
+            allocation: Some((allocation, Expect::Status(AllocationStatus::Active))),
+            shipment: Some((shipment.clone(), Expect::Status(ShipmentStatus::Ready))),
+            request: Some((request, entry)),
+            events: vec![event],
+            idempotency: None,
+        };
+        match deps.stock.apply(write).await {
+            Ok(()) => return Ok(shipment),
+            Err(
+                StoreError::StateConflict
+                | StoreError::VersionConflict
+                | StoreError::InsufficientStock,
+            ) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::ConcurrentModification)
+}
+
+/// `POST /v1/requests/{id}/handover` — kelurahan (own): `{received_by, relation,
+/// received_at, note?}` → `delivered`.
+pub async fn handover(
+    deps: &FulfilDeps,
+    caller: &Caller,
+    id: &str,
+    body: &Value,
+) -> Result<RequestView, AppError> {
+    require(caller, &[Role::Kelurahan])?;
+    let mut i = Input::new(body)?;
+    let received_by = i.text("received_by", 200, true);
+    let relation = i.text("relation", 100, true);
+    let received_at = i.time("received_at", true);
+    let note = i.text("note", 1000, false);
+    if let Some(t) = received_at
+        && t > deps.clock.now() + chrono::Duration::minutes(5)
+    {
+        i.push(
+            Invalid::new(
+                "RECEIVED_AT_IN_FUTURE",
+                "Waktu penerimaan tidak boleh di masa depan.",
+                "The receipt time cannot be in the future.",
+            )
+            .at("received_at"),
+        );
+    }
+    i.finish()?;
+    let id = RequestId::parse(id).map_err(|_| AppError::NotFound)?;
+    let actor = ActorRef::of(caller);
+    for _ in 0..RETRIES {
+        let mut request = match deps.requests.get(&id).await? {
+            Some(r) if r.visible_to(caller) => r,
+            _ => return Err(AppError::NotFound),
+        };
+        let now = deps.clock.now();
+        let event_id = deps.ids.event_id();
+        let entry = request
+            .transition(Action::Handover, &actor, None, now, &event_id)
+            .map_err(|r| match r {
+                crate::lifecycle::Refusal::NotPermitted => AppError::Forbidden,
+                crate::lifecycle::Refusal::InvalidFrom(from) => AppError::InvalidTransition {
+                    from,
+                    action: Action::Handover,
+                },
+            })?;
+        let allocation =
+            deps.stock.allocation(&id).await?.ok_or_else(|| {
+                AppError::Unavailable("dispatched request without allocation".into())
+            })?;
+        let mut shipment = deps
+            .stock
+            .shipment(&allocation.shipment_id)
+            .await?
+            .ok_or_else(|| AppError::Unavailable("allocation without shipment".into()))?;
+        shipment.status = ShipmentStatus::Delivered;
+        shipment.delivered = Some(Receipt {
+            received_by: received_by.clone().expect("checked"),
+            relation: relation.clone().expect("checked"),
+            received_at: received_at.expect("checked"),
+            note: note.clone(),
+            recorded_by: actor.clone(),
+        });
+        shipment.updated_at = now;
+        let event = Event {
+            id: event_id,
+            occurred_at: now,
+            actor: actor.clone(),
+            request: Some(RequestRef::of(&request)),
+            kind: EventKind::RequestDelivered {
+                shipment_id: shipment.id.clone(),
+            },
+        };
+        let view = RequestView::of(&request, Disclosure::detail_for(caller));
+        let write = StockWrite {
+            shipment: Some((shipment, Expect::Status(ShipmentStatus::Dispatched))),
+            request: Some((request, entry)),
+            events: vec![event],
+            ..StockWrite::default()
+        };
+        match deps.stock.apply(write).await {
+            Ok(()) => return Ok(view),
+            Err(StoreError::StateConflict | StoreError::VersionConflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::ConcurrentModification)
+}

@@ -1,0 +1,254 @@
+//! Ports of the fulfilment side (`allocate-stock`): the stock store and its one write shape,
+//! [`StockWrite`], which an adapter applies all or nothing under the conditions it carries.
+//!
+//! One write shape for every stock operation (receipt, adjustment, allocation, release,
+//! dispatch, handover) keeps the adapters small and makes the guarantees uniform: a lot never
+//! goes below zero (on hand ≥ allocated ≥ 0), an allocation or shipment changes only from the
+//! status the writer read, a request only from the version it read, and every lot change is
+//! written with its ledger entry and every state change with its events. On DynamoDB the same
+//! write is one `TransactWriteItems` with one condition per item.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::events::Event;
+use crate::ids::{RequestCode, RequestId};
+use crate::ports::{IdempotencyRecord, Page, StoreError};
+use crate::request::{ActorRef, AidRequest, Delivery, HistoryEntry};
+use crate::stock::{Item, Lot, Movement, Package, Sku, Take, WarehouseCode};
+
+/// One change to one lot, which is also its ledger entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LedgerEntry {
+    /// Unique id of the entry (UUIDv7, so ids sort by time).
+    pub id: String,
+    pub at: DateTime<Utc>,
+    #[schema(value_type = String)]
+    pub warehouse: WarehouseCode,
+    pub lot_id: String,
+    #[schema(value_type = String)]
+    pub sku: Sku,
+    /// Set when the entry creates the lot (receipts, positive adjustments).
+    pub expires_on: Option<NaiveDate>,
+    pub movement: Movement,
+    /// Signed only for adjustments; positive otherwise.
+    pub quantity: i64,
+    pub delta_on_hand: i64,
+    pub delta_allocated: i64,
+    pub actor: ActorRef,
+    pub reason: String,
+    /// What the movement belongs to: a receipt reference, a request id…
+    pub reference: String,
+}
+
+impl LedgerEntry {
+    /// Builds an entry whose deltas follow from the movement.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: String,
+        at: DateTime<Utc>,
+        warehouse: &WarehouseCode,
+        lot_id: &str,
+        sku: &Sku,
+        expires_on: Option<NaiveDate>,
+        movement: Movement,
+        quantity: i64,
+        actor: &ActorRef,
+        reason: &str,
+        reference: &str,
+    ) -> LedgerEntry {
+        let (delta_on_hand, delta_allocated) = movement.deltas(quantity);
+        LedgerEntry {
+            id,
+            at,
+            warehouse: warehouse.clone(),
+            lot_id: lot_id.to_string(),
+            sku: sku.clone(),
+            expires_on,
+            movement,
+            quantity,
+            delta_on_hand,
+            delta_allocated,
+            actor: actor.clone(),
+            reason: reason.to_string(),
+            reference: reference.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AllocationStatus {
+    Active,
+    Released,
+    Dispatched,
+}
+
+impl AllocationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AllocationStatus::Active => "active",
+            AllocationStatus::Released => "released",
+            AllocationStatus::Dispatched => "dispatched",
+        }
+    }
+}
+
+/// The stock set aside for one request: at most one per request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Allocation {
+    #[schema(value_type = String)]
+    pub request_id: RequestId,
+    #[schema(value_type = String)]
+    pub warehouse: WarehouseCode,
+    pub package_code: String,
+    pub packages: u32,
+    pub takes: Vec<Take>,
+    pub status: AllocationStatus,
+    pub shipment_id: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ShipmentStatus {
+    Ready,
+    Dispatched,
+    Delivered,
+    Cancelled,
+}
+
+impl ShipmentStatus {
+    pub const ALL: [ShipmentStatus; 4] = [
+        ShipmentStatus::Ready,
+        ShipmentStatus::Dispatched,
+        ShipmentStatus::Delivered,
+        ShipmentStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShipmentStatus::Ready => "ready",
+            ShipmentStatus::Dispatched => "dispatched",
+            ShipmentStatus::Delivered => "delivered",
+            ShipmentStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<ShipmentStatus> {
+        ShipmentStatus::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+/// One line of a shipment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ShipmentLine {
+    #[schema(value_type = String)]
+    pub sku: Sku,
+    pub quantity: u64,
+}
+
+/// Who received a package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Receipt {
+    pub received_by: String,
+    pub relation: String,
+    pub received_at: DateTime<Utc>,
+    pub note: Option<String>,
+    pub recorded_by: ActorRef,
+}
+
+/// One package delivery: from the warehouse to the kelurahan office or the household.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Shipment {
+    pub id: String,
+    #[schema(value_type = String)]
+    pub request_id: RequestId,
+    #[schema(value_type = String)]
+    pub request_code: RequestCode,
+    pub kelurahan_code: String,
+    #[schema(value_type = String)]
+    pub warehouse: WarehouseCode,
+    pub destination: Delivery,
+    pub package_code: String,
+    pub packages: u32,
+    pub lines: Vec<ShipmentLine>,
+    pub status: ShipmentStatus,
+    pub created_at: DateTime<Utc>,
+    pub dispatched_at: Option<DateTime<Utc>>,
+    pub dispatched_by: Option<ActorRef>,
+    pub delivered: Option<Receipt>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What the writer expects to find before it writes a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect<S> {
+    /// The record must not exist yet.
+    Absent,
+    /// The record must exist with this status.
+    Status(S),
+}
+
+/// Every stock operation, as one all-or-nothing write.
+#[derive(Debug, Clone, Default)]
+pub struct StockWrite {
+    /// Lot changes, each stored with its ledger entry. A change to a lot that does not exist
+    /// creates it (receipts); none may leave on hand < allocated or either below zero.
+    pub ledger: Vec<LedgerEntry>,
+    pub allocation: Option<(Allocation, Expect<AllocationStatus>)>,
+    pub shipment: Option<(Shipment, Expect<ShipmentStatus>)>,
+    /// A request transition: written only over version `request.version - 1`, with the same
+    /// household bookkeeping as [`crate::ports::RequestStore::update`].
+    pub request: Option<(AidRequest, HistoryEntry)>,
+    pub events: Vec<Event>,
+    pub idempotency: Option<IdempotencyRecord>,
+}
+
+/// Stock, packages, allocations and shipments.
+#[async_trait]
+pub trait StockStore: Send + Sync {
+    async fn items(&self) -> Result<Vec<Item>, StoreError>;
+    /// Inserts or replaces an item.
+    async fn put_item(&self, item: &Item) -> Result<(), StoreError>;
+    /// Deletes an item that no package and no ledger entry uses; otherwise
+    /// [`StoreError::InUse`] and nothing changes.
+    async fn delete_item(&self, sku: &Sku) -> Result<(), StoreError>;
+
+    async fn packages(&self) -> Result<Vec<Package>, StoreError>;
+    async fn package(&self, code: &str) -> Result<Option<Package>, StoreError>;
+    async fn put_package(&self, package: &Package) -> Result<(), StoreError>;
+
+    /// Lots of a warehouse (of the given items, or all), oldest first.
+    async fn lots(
+        &self,
+        warehouse: &WarehouseCode,
+        skus: Option<&[Sku]>,
+    ) -> Result<Vec<Lot>, StoreError>;
+    /// Ledger entries of a warehouse and item, oldest first.
+    async fn ledger(
+        &self,
+        warehouse: &WarehouseCode,
+        sku: &Sku,
+    ) -> Result<Vec<LedgerEntry>, StoreError>;
+
+    async fn allocation(&self, request_id: &RequestId) -> Result<Option<Allocation>, StoreError>;
+    async fn shipment(&self, id: &str) -> Result<Option<Shipment>, StoreError>;
+    /// Shipments, newest first, optionally of one status.
+    async fn shipments(
+        &self,
+        status: Option<ShipmentStatus>,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> Result<Page<Shipment>, StoreError>;
+
+    /// Applies `write` all or nothing. A lot that would go below zero →
+    /// [`StoreError::InsufficientStock`]; an allocation/shipment not as expected →
+    /// [`StoreError::StateConflict`]; a request whose version moved →
+    /// [`StoreError::VersionConflict`]; a taken idempotency key →
+    /// [`StoreError::IdempotencyKeyTaken`].
+    async fn apply(&self, write: StockWrite) -> Result<(), StoreError>;
+}
