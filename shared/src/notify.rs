@@ -360,3 +360,363 @@ pub async fn retry_failed(deps: &NotifyDeps, limit: usize) -> Result<usize, AppE
     }
     Ok(sent)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::events::{EventKind, RequestRef};
+    use crate::ids::{EventId, RequestCode, RequestId};
+    use crate::ports::{ListQuery, NewRequest, Page, SystemClock};
+    use crate::request::{ActorRef, HistoryEntry};
+    use crate::{Kk, Nik};
+
+    /// Only `get` is used by notify; the other methods are never reached in these tests.
+    struct OneRequest(Option<AidRequest>);
+
+    #[async_trait]
+    impl RequestStore for OneRequest {
+        async fn insert(&self, _: NewRequest) -> Result<(), StoreError> {
+            unreachable!("notify never writes requests")
+        }
+        async fn update(
+            &self,
+            _: &AidRequest,
+            _: &HistoryEntry,
+            _: &Event,
+        ) -> Result<(), StoreError> {
+            unreachable!("notify never writes requests")
+        }
+        async fn get(&self, _: &RequestId) -> Result<Option<AidRequest>, StoreError> {
+            Ok(self.0.clone())
+        }
+        async fn list(&self, _: &ListQuery) -> Result<Page<AidRequest>, StoreError> {
+            unreachable!()
+        }
+        async fn history(&self, _: &RequestId) -> Result<Vec<HistoryEntry>, StoreError> {
+            unreachable!()
+        }
+        async fn active_for(&self, _: &Nik, _: &Kk) -> Result<Option<RequestId>, StoreError> {
+            unreachable!()
+        }
+        async fn last_delivery(
+            &self,
+            _: &Nik,
+            _: &Kk,
+        ) -> Result<Option<DateTime<Utc>>, StoreError> {
+            unreachable!()
+        }
+    }
+
+    struct Phones(HashMap<String, Phone>);
+
+    #[async_trait]
+    impl Directory for Phones {
+        async fn phone_of(&self, sub: &str) -> Result<Option<Phone>, StoreError> {
+            Ok(self.0.get(sub).cloned())
+        }
+    }
+
+    #[derive(Default)]
+    struct MemLog(Mutex<Vec<NotificationRecord>>);
+
+    #[async_trait]
+    impl NotificationLog for MemLog {
+        async fn claim(
+            &self,
+            r: &NotificationRecord,
+        ) -> Result<Option<NotificationRecord>, StoreError> {
+            let mut v = self.0.lock().unwrap();
+            match v
+                .iter()
+                .find(|x| x.event_id == r.event_id && x.recipient == r.recipient)
+            {
+                Some(x) => Ok(Some(x.clone())),
+                None => {
+                    v.push(r.clone());
+                    Ok(None)
+                }
+            }
+        }
+        async fn put(&self, r: &NotificationRecord) -> Result<(), StoreError> {
+            let mut v = self.0.lock().unwrap();
+            v.retain(|x| !(x.event_id == r.event_id && x.recipient == r.recipient));
+            v.push(r.clone());
+            Ok(())
+        }
+        async fn retryable(
+            &self,
+            max: u32,
+            limit: usize,
+        ) -> Result<Vec<NotificationRecord>, StoreError> {
+            let v = self.0.lock().unwrap();
+            Ok(v.iter()
+                .filter(|x| x.status == NotificationStatus::Failed && x.attempts < max)
+                .take(limit)
+                .cloned()
+                .collect())
+        }
+        async fn for_event(&self, id: &str) -> Result<Vec<NotificationRecord>, StoreError> {
+            Ok(self
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|x| x.event_id == id)
+                .cloned()
+                .collect())
+        }
+    }
+
+    /// Records what it sends; fails while `failing` is set.
+    #[derive(Default)]
+    struct Outbox {
+        sent: Mutex<Vec<(String, String)>>,
+        failing: Mutex<bool>,
+    }
+
+    #[async_trait]
+    impl SmsSender for Outbox {
+        async fn send(&self, to: &Phone, text: &SmsText) -> Result<String, String> {
+            if *self.failing.lock().unwrap() {
+                return Err("gateway down".into());
+            }
+            let mut s = self.sent.lock().unwrap();
+            s.push((to.as_str().to_string(), text.as_str().to_string()));
+            Ok(format!("msg-{}", s.len()))
+        }
+    }
+
+    fn request() -> AidRequest {
+        let body = serde_json::json!({
+            "id": RequestId::new(), "code": "BSK-7K3M9Q", "status": "approved", "version": 4,
+            "kelurahan_code": "32.75.01.1001",
+            "household": {"head_nik": "3275014101900003", "kk": "3275010203040005", "head_name": "Siti Aminah",
+                "members": 4, "phone": "+6281234567890",
+                "address": {"street": "Jl. Melati", "rt": "003", "rw": "011", "kelurahan_code": "32.75.01.1001"}},
+            "category": "miskin_ekstrem", "urgency": "darurat", "situation": "sakit",
+            "reported_by": {"name": "Pak Joko", "phone": "+6281298765432"},
+            "registry": {"found": true, "desil": 1}, "flags": [], "override_reason": null,
+            "submitted_by": {"sub": "kel-1", "name": "Staf", "phone": "+6281211110001"},
+            "survey": null, "survey_report": null, "decision": null, "cancellation": null,
+            "created_at": "2026-12-03T01:00:00Z", "updated_at": "2026-12-03T01:00:00Z"
+        });
+        serde_json::from_value(body).unwrap()
+    }
+
+    fn deps(req: Option<AidRequest>) -> (NotifyDeps, Arc<Outbox>, Arc<MemLog>) {
+        let outbox = Arc::new(Outbox::default());
+        let log = Arc::new(MemLog::default());
+        let phones = HashMap::from([(
+            "surveyor-1".to_string(),
+            Phone::parse("081211110002").unwrap(),
+        )]);
+        let d = NotifyDeps {
+            requests: Arc::new(OneRequest(req)),
+            directory: Arc::new(Phones(phones)),
+            log: log.clone(),
+            sender: outbox.clone(),
+            clock: Arc::new(SystemClock),
+            config: NotifyConfig {
+                dinas_duty: Some(Phone::parse("081100000001").unwrap()),
+                gudang: Some(Phone::parse("081100000002").unwrap()),
+                max_attempts: 3,
+            },
+        };
+        (d, outbox, log)
+    }
+
+    fn event(r: &AidRequest, kind: EventKind) -> Event {
+        Event {
+            id: EventId::new(),
+            occurred_at: "2026-12-03T03:00:00Z".parse().unwrap(),
+            actor: ActorRef::system(),
+            request: Some(RequestRef {
+                id: r.id.clone(),
+                code: RequestCode::from_stored("BSK-7K3M9Q".into()),
+                kelurahan_code: "32.75.01.1001".into(),
+                version: r.version,
+            }),
+            kind,
+        }
+    }
+
+    fn approved() -> EventKind {
+        EventKind::RequestApproved {
+            package_code: "PAKET-SEMBAKO".into(),
+            packages: 1,
+            delivery: Delivery::Household,
+            urgency: crate::Urgency::Darurat,
+        }
+    }
+
+    #[tokio::test]
+    async fn approval_goes_to_kelurahan_staff_and_psm_once_even_when_delivered_twice() {
+        let r = request();
+        let (d, outbox, _) = deps(Some(r.clone()));
+        let e = event(&r, approved());
+        let first = on_event(&d, &e).await.unwrap();
+        let second = on_event(&d, &e).await.unwrap();
+        assert_eq!(
+            first,
+            NotifyReport {
+                sent: 2,
+                failed: 0,
+                skipped: 0
+            }
+        );
+        assert_eq!(
+            second,
+            NotifyReport {
+                sent: 0,
+                failed: 0,
+                skipped: 2
+            }
+        );
+        let sent = outbox.sent.lock().unwrap().clone();
+        let to: Vec<_> = sent.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(to, ["+6281211110001", "+6281298765432"]);
+        for (_, text) in &sent {
+            assert!(
+                text.contains("BSK-7K3M9Q") && text.contains("10:00 WIB"),
+                "{text}"
+            );
+            assert!(
+                !text.contains("3275014101900003") && !text.contains("Siti"),
+                "{text}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn who_is_told_of_each_event() {
+        let r = request();
+        let (d, _, _) = deps(Some(r.clone()));
+        let to = |kind: EventKind| {
+            let d = d.clone();
+            let e = event(&r, kind);
+            let r = r.clone();
+            async move {
+                recipients(&d, &e, Some(&r))
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|o| (o.audience, o.to.as_str().to_string()))
+                    .collect::<Vec<_>>()
+            }
+        };
+        let submitted = EventKind::RequestSubmitted {
+            category: crate::Category::MiskinEkstrem,
+            urgency: crate::Urgency::Darurat,
+            flags: vec![],
+            head_nik_masked: "x".into(),
+            kk_masked: "x".into(),
+        };
+        assert_eq!(
+            to(submitted).await,
+            [("dinas", "+6281100000001".to_string())]
+        );
+        let assigned = EventKind::SurveyAssigned {
+            surveyor: "surveyor-1".into(),
+            due_at: None,
+        };
+        assert_eq!(
+            to(assigned).await,
+            [("surveyor", "+6281211110002".to_string())]
+        );
+        let unknown = EventKind::SurveyAssigned {
+            surveyor: "nobody".into(),
+            due_at: None,
+        };
+        assert!(to(unknown).await.is_empty());
+        let dispatched = EventKind::RequestDispatched {
+            shipment_id: "s".into(),
+            delivery: Delivery::Household,
+        };
+        assert_eq!(
+            to(dispatched).await,
+            [
+                ("kelurahan", "+6281211110001".to_string()),
+                ("household", "+6281234567890".to_string())
+            ]
+        );
+        let to_office = EventKind::RequestDispatched {
+            shipment_id: "s".into(),
+            delivery: Delivery::Kelurahan,
+        };
+        assert_eq!(
+            to(to_office).await,
+            [("kelurahan", "+6281211110001".to_string())]
+        );
+        let delivered = EventKind::RequestDelivered {
+            shipment_id: "s".into(),
+        };
+        assert_eq!(to(delivered).await, [("psm", "+6281298765432".to_string())]);
+        let waitlisted = EventKind::RequestWaitlisted {
+            package_code: "P".into(),
+            packages: 1,
+            short: vec![],
+        };
+        assert_eq!(
+            to(waitlisted).await,
+            [("dinas", "+6281100000001".to_string())]
+        );
+        let recorded = EventKind::SurveyRecorded {
+            recommendation: crate::request::Recommendation::Approve,
+        };
+        assert!(to(recorded).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_send_is_logged_failed_never_sent_and_retried() {
+        let r = request();
+        let (d, outbox, log) = deps(Some(r.clone()));
+        *outbox.failing.lock().unwrap() = true;
+        let e = event(&r, approved());
+        let report = on_event(&d, &e).await.unwrap();
+        assert_eq!(report.failed, 2);
+        let recs = log.for_event(e.id.as_str()).await.unwrap();
+        assert!(
+            recs.iter()
+                .all(|x| x.status == NotificationStatus::Failed && x.attempts == 1)
+        );
+        assert!(
+            recs.iter()
+                .all(|x| x.last_error.as_deref() == Some("gateway down"))
+        );
+
+        *outbox.failing.lock().unwrap() = false;
+        assert_eq!(retry_failed(&d, 10).await.unwrap(), 2);
+        let recs = log.for_event(e.id.as_str()).await.unwrap();
+        assert!(
+            recs.iter()
+                .all(|x| x.status == NotificationStatus::Sent && x.attempts == 2)
+        );
+        // Nothing left to retry, and a redelivery of the event sends nothing more.
+        assert_eq!(retry_failed(&d, 10).await.unwrap(), 0);
+        assert_eq!(on_event(&d, &e).await.unwrap().skipped, 2);
+        assert_eq!(outbox.sent.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn retries_stop_after_max_attempts() {
+        let r = request();
+        let (d, outbox, log) = deps(Some(r.clone()));
+        *outbox.failing.lock().unwrap() = true;
+        let e = event(
+            &r,
+            EventKind::RequestDelivered {
+                shipment_id: "s".into(),
+            },
+        );
+        on_event(&d, &e).await.unwrap();
+        for _ in 0..5 {
+            retry_failed(&d, 10).await.unwrap();
+        }
+        let recs = log.for_event(e.id.as_str()).await.unwrap();
+        assert_eq!(recs[0].attempts, 3);
+        assert_eq!(recs[0].status, NotificationStatus::Failed);
+    }
+}
