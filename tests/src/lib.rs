@@ -6,7 +6,17 @@
 //!   stderr in background threads (so the pipes never fill) and waits for `/v1/health` to
 //!   answer 200. [`Server::kill`] sends SIGKILL, [`Server::restart`] starts again on the same
 //!   data folder, and dropping the server kills it.
-//! * [`Server::token`] runs `basoka token` against the same data folder.
+//! * [`Server::token`] runs `basoka token` against the same data folder; [`Server::token_args`]
+//!   passes any other flags (e.g. `--phone`, which also records the user's mobile number in
+//!   the data folder's directory).
+//! * [`Server::start_with`] / [`Server::restart_with`] start with [`ServeOptions`]: extra
+//!   environment variables (`BASOKA_DELIVERY=off`, `BASOKA_DELIVERY_REPEAT=2`…) and extra
+//!   `serve` flags (`--no-opening-stock`, `--dinas-phone`…).
+//! * [`Server::sms_outbox`] reads the local SMS outbox (`<data dir>/sms-outbox.jsonl`) and
+//!   [`Server::wait_for_sms`] polls it; [`Server::read_data_file`] reads any file of the data
+//!   folder.
+//! * The [`fulfil`] module drives the fulfilment side: stock, ledger, receipts, shipments and
+//!   the journey steps up to `surveyed`/`approved`.
 //! * The binary is `BASOKA_BIN` when set, else built once per test process with
 //!   `cargo build -p basoka-cli --bin basoka` (honouring `CARGO` and `CARGO_TARGET_DIR`).
 //! * [`submit_body`] builds a valid `POST /v1/requests` body with a NIK and KK no other call
@@ -29,6 +39,8 @@ use std::time::{Duration, Instant};
 pub use serde_json::{Value, json};
 pub use tempfile::TempDir;
 
+pub mod fulfil;
+
 /// Bekasijaya, Bekasi Timur.
 pub const KEL_A: &str = "32.75.01.1001";
 /// Margahayu, Bekasi Timur.
@@ -43,10 +55,13 @@ const BUILD_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// How long one HTTP call may take.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The local SMS outbox in the data folder: one JSON line per SMS.
+pub const SMS_OUTBOX: &str = "sms-outbox.jsonl";
+
 /// The environment variables `basoka` reads; cleared so the caller's shell cannot change
 /// what a test sees (a shared `BASOKA_JWT_SECRET` would make every data folder accept every
 /// token).
-const BASOKA_ENV: [&str; 7] = [
+const BASOKA_ENV: [&str; 11] = [
     "BASOKA_JWT_SECRET",
     "BASOKA_DATA_DIR",
     "BASOKA_PORT",
@@ -54,6 +69,10 @@ const BASOKA_ENV: [&str; 7] = [
     "BASOKA_TARGET_MAX_DESIL",
     "BASOKA_COOLDOWN_DAYS",
     "BASOKA_LOG",
+    "BASOKA_DELIVERY",
+    "BASOKA_DELIVERY_REPEAT",
+    "BASOKA_DINAS_PHONE",
+    "BASOKA_GUDANG_PHONE",
 ];
 
 /// The workspace root (the parent of this crate).
@@ -186,25 +205,71 @@ pub fn run_command(mut cmd: Command, timeout: Duration, what: &str) -> CmdOutput
 
 /// `basoka token --role ROLE [--kelurahan K] [--sub S] --data-dir DIR`, trimmed stdout.
 pub fn token_for_dir(dir: &Path, role: &str, kelurahan: Option<&str>, sub: Option<&str>) -> String {
-    let mut cmd = basoka_command();
-    cmd.args(["token", "--role", role]);
+    let mut args = vec!["--role", role];
     if let Some(k) = kelurahan {
-        cmd.args(["--kelurahan", k]);
+        args.extend(["--kelurahan", k]);
     }
     if let Some(s) = sub {
-        cmd.args(["--sub", s]);
+        args.extend(["--sub", s]);
     }
+    token_args_for_dir(dir, &args)
+}
+
+/// `basoka token ARGS… --data-dir DIR`, trimmed stdout.
+pub fn token_args_for_dir(dir: &Path, args: &[&str]) -> String {
+    let mut cmd = basoka_command();
+    cmd.arg("token").args(args);
     cmd.arg("--data-dir").arg(dir);
     let out = run_command(cmd, COMMAND_TIMEOUT, "basoka token");
     assert!(
         out.status.success(),
-        "basoka token --role {role} failed ({}): {}",
+        "basoka token {} failed ({}): {}",
+        args.join(" "),
         out.status,
         out.stderr
     );
     let token = out.stdout.trim().to_string();
     assert!(!token.is_empty(), "basoka token printed nothing");
     token
+}
+
+/// Extra settings for `basoka serve`: environment variables and flags.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    pub env: Vec<(String, String)>,
+    pub args: Vec<String>,
+}
+
+impl ServeOptions {
+    /// No extra settings.
+    pub fn new() -> ServeOptions {
+        ServeOptions::default()
+    }
+
+    /// Adds the environment variable `key=value`.
+    pub fn env(mut self, key: &str, value: &str) -> ServeOptions {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Adds `serve` flags, e.g. `["--dinas-phone", "+6281311110001"]`.
+    pub fn args(mut self, args: &[&str]) -> ServeOptions {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+}
+
+/// One SMS of the local outbox: `{"id","to","text","sent_at","sent_at_wib"}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sms {
+    pub id: String,
+    /// E.164.
+    pub to: String,
+    pub text: String,
+    pub sent_at: String,
+    pub sent_at_wib: String,
+    /// The whole line as parsed.
+    pub raw: Value,
 }
 
 /// `basoka registry import FILE --data-dir DIR`.
@@ -222,6 +287,7 @@ type Lines = Arc<Mutex<Vec<String>>>;
 /// A running `basoka serve` on its own data folder.
 pub struct Server {
     dir: TempDir,
+    options: ServeOptions,
     child: Option<Child>,
     base: String,
     first_line: String,
@@ -238,6 +304,19 @@ impl Server {
 
     /// A server on `dir`, e.g. after importing a registry into it.
     pub fn start_in(dir: TempDir) -> Server {
+        Server::start_in_with(dir, ServeOptions::new())
+    }
+
+    /// A server on a fresh, empty data folder, with extra environment and flags.
+    pub fn start_with(options: ServeOptions) -> Server {
+        Server::start_in_with(
+            tempfile::tempdir().expect("a temporary data folder"),
+            options,
+        )
+    }
+
+    /// A server on `dir` with extra environment and flags.
+    pub fn start_in_with(dir: TempDir, options: ServeOptions) -> Server {
         let client = reqwest::Client::builder()
             .timeout(HTTP_TIMEOUT)
             .no_proxy()
@@ -245,6 +324,7 @@ impl Server {
             .expect("an HTTP client");
         let mut server = Server {
             dir,
+            options,
             child: None,
             base: String::new(),
             first_line: String::new(),
@@ -257,9 +337,14 @@ impl Server {
     }
 
     fn spawn(&mut self) {
-        let mut child = basoka_command()
-            .args(["serve", "--port", "0", "--data-dir"])
+        let mut cmd = basoka_command();
+        cmd.args(["serve", "--port", "0", "--data-dir"])
             .arg(self.dir.path())
+            .args(&self.options.args);
+        for (k, v) in &self.options.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -395,9 +480,104 @@ impl Server {
         self.spawn();
     }
 
+    /// Starts again on the same data folder with other settings (killing the running process
+    /// first), e.g. with event delivery on again.
+    pub fn restart_with(&mut self, options: ServeOptions) {
+        self.kill();
+        self.options = options;
+        self.spawn();
+    }
+
+    /// A file of the data folder, if it exists.
+    pub fn read_data_file(&self, name: &str) -> Option<String> {
+        match std::fs::read(self.dir.path().join(name)) {
+            Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => panic!("cannot read {name} in the data folder: {e}"),
+        }
+    }
+
+    /// Every SMS in the local outbox `sms-outbox.jsonl`, oldest first (none when the file
+    /// does not exist yet). A last line without its newline is still being written and is
+    /// left out; any other line that is not the documented JSON fails the test.
+    pub fn sms_outbox(&self) -> Vec<Sms> {
+        let Some(text) = self.read_data_file(SMS_OUTBOX) else {
+            return Vec::new();
+        };
+        let complete = match text.rfind('\n') {
+            Some(end) => &text[..end],
+            None => "",
+        };
+        complete
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|line| {
+                let raw: Value = serde_json::from_str(line).unwrap_or_else(|e| {
+                    panic!("{SMS_OUTBOX}: a line that is not JSON ({e}): {line}")
+                });
+                let field = |k: &str| {
+                    raw[k]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("{SMS_OUTBOX}: no string `{k}` in {line}"))
+                        .to_string()
+                };
+                Sms {
+                    id: field("id"),
+                    to: field("to"),
+                    text: field("text"),
+                    sent_at: field("sent_at"),
+                    sent_at_wib: field("sent_at_wib"),
+                    raw: raw.clone(),
+                }
+            })
+            .collect()
+    }
+
+    /// Polls the SMS outbox until `done` holds for it (at most `timeout`) and returns it;
+    /// fails the test saying `what` was awaited and what the outbox held.
+    pub async fn wait_for_sms(
+        &self,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(&[Sms]) -> bool,
+    ) -> Vec<Sms> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let all = self.sms_outbox();
+            if done(&all) {
+                return all;
+            }
+            if Instant::now() >= deadline {
+                let listing: Vec<String> =
+                    all.iter().map(|m| format!("{} {}", m.to, m.text)).collect();
+                panic!(
+                    "waited {}s for {what}; the SMS outbox holds {} SMS:\n{}\nserver stderr (tail):\n{}",
+                    timeout.as_secs(),
+                    all.len(),
+                    listing.join("\n"),
+                    self.stderr_tail(40)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The last `n` lines the server printed on stderr.
+    pub fn stderr_tail(&self, n: usize) -> String {
+        let lines = self.stderr.lock().expect("stderr log");
+        let from = lines.len().saturating_sub(n);
+        lines[from..].join("\n")
+    }
+
     /// A token from `basoka token` for this data folder.
     pub fn token(&self, role: &str, kelurahan: Option<&str>, sub: Option<&str>) -> String {
         token_for_dir(self.dir.path(), role, kelurahan, sub)
+    }
+
+    /// `basoka token ARGS…` for this data folder, e.g.
+    /// `["--role", "surveyor", "--sub", "surveyor-1", "--phone", "081355550001"]`.
+    pub fn token_args(&self, args: &[&str]) -> String {
+        token_args_for_dir(self.dir.path(), args)
     }
 
     /// Kelurahan staff of `code`.

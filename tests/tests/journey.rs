@@ -47,7 +47,10 @@ fn assert_oldest_first(history: &[Value]) {
 
 #[tokio::test]
 async fn a_request_goes_from_submitted_to_approved_and_the_history_tells_who_did_what() {
-    let s = Server::start();
+    // Event delivery off: the request stays where the decision leaves it (`approved`)
+    // instead of moving on to `allocated` on its own; that part of the journey is
+    // `fulfilment_journey.rs`.
+    let s = Server::start_with(ServeOptions::new().env("BASOKA_DELIVERY", "off"));
     let kel = s.kelurahan_token(KEL_A);
     let dinas = s.dinas_token();
     let surveyor = s.surveyor_token("surveyor-1");
