@@ -5,7 +5,9 @@
 //! * `basoka registry import FILE.csv` loads the DTKS/DTSEN registry export.
 
 mod datadir;
+mod delivery;
 mod registry;
+mod seed;
 mod serve;
 mod token;
 

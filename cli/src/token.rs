@@ -22,7 +22,8 @@ pub struct TokenArgs {
     /// Display name.
     #[arg(long)]
     name: Option<String>,
-    /// Mobile number for SMS (claim `phone_number`).
+    /// Mobile number for SMS (claim `phone_number`); also recorded in the data folder's
+    /// directory so that SMS for this user (e.g. a survey assignment) reach it.
     #[arg(long)]
     phone: Option<String>,
     /// Validity in hours (default: a working day).
@@ -69,7 +70,19 @@ pub fn run(args: TokenArgs) -> Result<ExitCode, String> {
             Role::Kelurahan => unreachable!("kelurahan has a kelurahan"),
         },
     });
-    let secret = datadir::token_secret(&args.data.resolve())?;
+    let dir = args.data.resolve();
+    let secret = datadir::token_secret(&dir)?;
+    if let Some(p) = &phone {
+        // The directory notify reads: e.g. the surveyor a survey is assigned to gets an SMS.
+        let store = basoka_embedded::EmbeddedStore::open(&dir)
+            .map_err(|e| format!("cannot open the store in {}: {e}", dir.display()))?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(store.put_contact(&sub, &name, role.as_str(), p))
+            .map_err(|e| format!("cannot record the contact: {e}"))?;
+    }
     let now = chrono::Utc::now().timestamp();
     let claims = TokenClaims {
         sub,

@@ -87,10 +87,24 @@ impl<'a> Input<'a> {
                 walked.push('.');
             }
             walked.push_str(part);
+            // `lines[2]` is the key `lines`, then the element at index 2.
+            let (key, index) = match part.split_once('[') {
+                Some((key, rest)) => (
+                    key,
+                    rest.strip_suffix(']').and_then(|n| n.parse::<usize>().ok()),
+                ),
+                None => (part, None),
+            };
             match cur {
-                Value::Object(map) => match map.get(part) {
+                Value::Object(map) => match map.get(key) {
                     Some(Value::Null) | None => return Ok(None),
-                    Some(v) => cur = v,
+                    Some(v) => match index {
+                        None => cur = v,
+                        Some(n) => match v.get(n) {
+                            Some(Value::Null) | None => return Ok(None),
+                            Some(elem) => cur = elem,
+                        },
+                    },
                 },
                 _ => {
                     // A parent that is not an object: report it once, at the parent.
@@ -277,6 +291,29 @@ mod tests {
         i.text("household.kk", 20, true);
         let got = fields(i.finish().unwrap_err());
         assert_eq!(got, vec![("household".to_string(), "FIELD_NOT_OBJECT")]);
+    }
+
+    #[test]
+    fn array_elements_are_read_by_index_and_named_in_errors() {
+        let body = json!({"lines": [{"sku": "BERAS", "quantity": 2}, {"quantity": "x"}, 7]});
+        let mut i = Input::new(&body).unwrap();
+        assert_eq!(i.text("lines[0].sku", 20, true).as_deref(), Some("BERAS"));
+        assert_eq!(i.integer("lines[0].quantity", 1, 10, true), Some(2));
+        assert_eq!(i.text("lines[1].sku", 20, true), None);
+        assert_eq!(i.integer("lines[1].quantity", 1, 10, true), None);
+        assert_eq!(i.text("lines[2].sku", 20, true), None);
+        let fields: Vec<_> = match i.finish() {
+            Err(AppError::Validation(v)) => v.into_iter().map(|e| (e.field, e.code)).collect(),
+            other => panic!("expected validation errors, got {other:?}"),
+        };
+        assert_eq!(
+            fields,
+            [
+                ("lines[1].sku".to_string(), "FIELD_REQUIRED"),
+                ("lines[1].quantity".to_string(), "FIELD_NOT_INTEGER"),
+                ("lines[2]".to_string(), "FIELD_NOT_OBJECT"),
+            ]
+        );
     }
 
     #[test]

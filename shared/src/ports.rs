@@ -209,4 +209,7 @@ pub struct Deps {
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn Ids>,
     pub policy: Policy,
+    /// The package catalogue, when this function can read it: a decision naming a package
+    /// that does not exist is then refused at once instead of waiting for stock forever.
+    pub catalog: Option<Arc<dyn crate::fulfilment_ports::StockStore>>,
 }

@@ -668,7 +668,7 @@ pub async fn decide(
     });
     let reason = i.text("reason", TEXT_MAX, true);
     let approving = decision == Some(DecisionKind::Approve);
-    let package_code = i.parsed("package_code", approving, parse_package_code);
+    let package_code = i.parsed("package_code", approving, crate::stock::parse_package_code);
     let packages = i.integer("packages", 1, 20, approving);
     let delivery = i.parsed("delivery", approving, |s| match s {
         "kelurahan" => Ok(Delivery::Kelurahan),
@@ -679,6 +679,19 @@ pub async fn decide(
             "Delivery must be kelurahan or household.",
         )),
     });
+    if approving
+        && let (Some(code), Some(catalog)) = (&package_code, &deps.catalog)
+        && catalog.package(code).await?.is_none()
+    {
+        i.push(FieldError::new(
+            "package_code",
+            "PACKAGE_UNKNOWN",
+            Text::fixed(
+                "Paket dengan kode ini belum didefinisikan (lihat GET /v1/packages).",
+                "No package with this code is defined (see GET /v1/packages).",
+            ),
+        ));
+    }
     i.finish()?;
     let (decision, reason) = (decision.expect("checked"), reason.expect("checked"));
     let action = match decision {
@@ -708,22 +721,4 @@ pub async fn decide(
         Ok((Some(reason.clone()), kind))
     })
     .await
-}
-
-/// Package codes are upper-case letters, digits and dashes, e.g. `PAKET-SEMBAKO`.
-pub fn parse_package_code(raw: &str) -> Result<String, Invalid> {
-    let ok = !raw.is_empty()
-        && raw.len() <= 40
-        && raw
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-');
-    if ok {
-        Ok(raw.to_string())
-    } else {
-        Err(Invalid::new(
-            "PACKAGE_CODE_INVALID",
-            "Kode paket hanya huruf besar, angka dan tanda hubung, mis. PAKET-SEMBAKO.",
-            "A package code is upper-case letters, digits and dashes, e.g. PAKET-SEMBAKO.",
-        ))
-    }
 }

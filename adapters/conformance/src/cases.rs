@@ -20,19 +20,19 @@ use crate::fixtures::{
 /// A consumer name no case acknowledges with: it sees every event ever written.
 const PROBE: &str = "conformance-probe";
 
-fn must<T>(what: &str, r: Result<T, StoreError>) -> T {
+pub(crate) fn must<T>(what: &str, r: Result<T, StoreError>) -> T {
     r.unwrap_or_else(|e| panic!("{what}: unexpected store error {e:?}"))
 }
 
 /// Every event in the outbox, in write order.
-async fn all_events(p: &Ports) -> Vec<OutboxItem> {
+pub(crate) async fn all_events(p: &Ports) -> Vec<OutboxItem> {
     must(
         "reading the whole outbox",
         p.outbox.pending(PROBE, 100_000).await,
     )
 }
 
-async fn event_ids(p: &Ports) -> Vec<EventId> {
+pub(crate) async fn event_ids(p: &Ports) -> Vec<EventId> {
     all_events(p)
         .await
         .into_iter()
@@ -40,7 +40,7 @@ async fn event_ids(p: &Ports) -> Vec<EventId> {
         .collect()
 }
 
-async fn insert(p: &Ports, new: NewRequest) -> AidRequest {
+pub(crate) async fn insert(p: &Ports, new: NewRequest) -> AidRequest {
     let request = new.request.clone();
     must("inserting a new request", p.requests.insert(new).await);
     request

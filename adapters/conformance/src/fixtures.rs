@@ -1,19 +1,27 @@
 //! Test data built from the real domain types: households with valid NIK and KK numbers,
-//! submissions exactly as the submit use case writes them, and transitions applied through the
-//! lifecycle table ([`AidRequest::transition`]), so the stores are tested with what they will
+//! submissions exactly as the submit use case writes them, transitions applied through the
+//! lifecycle table ([`AidRequest::transition`]) with the event kinds the use cases emit, and
+//! stock writes shaped like the ones `shared::fulfilment` builds (receipts, adjustments,
+//! allocations, releases, dispatches, handovers), so the stores are tested with what they will
 //! really be given.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use shared::events::{Event, EventKind};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use shared::events::{Event, EventKind, ShortItem, SkuQuantity};
+use shared::fulfilment_ports::{
+    Allocation, AllocationStatus, Expect, LedgerEntry, Receipt, Shipment, ShipmentLine,
+    ShipmentStatus, StockWrite,
+};
 use shared::household::{Address, Category, Desil, Household, Reporter, Urgency};
-use shared::ports::{IdempotencyRecord, NewRequest, StoreError};
+use shared::notify::{NotificationRecord, NotificationStatus};
+use shared::ports::{IdempotencyRecord, Ids, NewRequest, RandomIds, StoreError};
 use shared::registry::RegistryRecord;
 use shared::request::{
     ActorRef, AidRequest, Cancellation, Decision, DecisionKind, Delivery, HistoryEntry,
     Recommendation, RegistryCheck, Submitter, SurveyAssignment, SurveyReport,
 };
+use shared::stock::{Item, Movement, Package, PackageLine, Sku, Take, WarehouseCode};
 use shared::{Action, EventId, KelurahanCode, Kk, Nik, Phone, RequestCode, RequestId, Status};
 
 use crate::Ports;
@@ -243,7 +251,12 @@ pub fn transition(
                 decided_by: actor.clone(),
             });
             if approve {
-                stand_in(request)
+                EventKind::RequestApproved {
+                    package_code: "PAKET-SEMBAKO".into(),
+                    packages: 1,
+                    delivery: Delivery::Kelurahan,
+                    urgency: request.urgency,
+                }
             } else {
                 EventKind::RequestRejected {}
             }
@@ -261,12 +274,33 @@ pub fn transition(
                 previous_status: request.status,
             }
         }
-        // `shared` has no event kinds yet for these four transitions (they belong to
-        // allocate-stock). The stores treat the payload as opaque, so the fixtures stand in
-        // the approval payload until the real kinds exist.
-        Action::Allocate | Action::Waitlist | Action::Dispatch | Action::Handover => {
-            stand_in(request)
+        // The shipment ids are fresh here: a store treats event payloads as opaque. The stock
+        // writes below use the ids of the shipments they write.
+        Action::Allocate => EventKind::RequestAllocated {
+            warehouse: warehouse().as_str().to_string(),
+            shipment_id: uuid(),
+            package_code: package_code_of(request),
+            packages: packages_of(request),
+        },
+        Action::Waitlist => {
+            reason = Some("stok gudang kurang".into());
+            EventKind::RequestWaitlisted {
+                package_code: package_code_of(request),
+                packages: packages_of(request),
+                short: vec![ShortItem {
+                    sku: "BERAS".into(),
+                    needed: 10,
+                    available: 0,
+                }],
+            }
         }
+        Action::Dispatch => EventKind::RequestDispatched {
+            shipment_id: uuid(),
+            delivery: delivery_of(request),
+        },
+        Action::Handover => EventKind::RequestDelivered {
+            shipment_id: uuid(),
+        },
     };
     let from = request.status;
     let entry = request
@@ -276,13 +310,28 @@ pub fn transition(
     (entry, ev)
 }
 
-fn stand_in(request: &AidRequest) -> EventKind {
-    EventKind::RequestApproved {
-        package_code: "PAKET-SEMBAKO".into(),
-        packages: 1,
-        delivery: Delivery::Kelurahan,
-        urgency: request.urgency,
-    }
+fn package_code_of(request: &AidRequest) -> String {
+    request
+        .decision
+        .as_ref()
+        .and_then(|d| d.package_code.clone())
+        .unwrap_or_else(|| "PAKET-SEMBAKO".into())
+}
+
+fn packages_of(request: &AidRequest) -> u32 {
+    request
+        .decision
+        .as_ref()
+        .and_then(|d| d.packages)
+        .unwrap_or(1)
+}
+
+fn delivery_of(request: &AidRequest) -> Delivery {
+    request
+        .decision
+        .as_ref()
+        .and_then(|d| d.delivery)
+        .unwrap_or(Delivery::Kelurahan)
 }
 
 /// Applies `action` to `request` and writes it through [`shared::ports::RequestStore::update`].
@@ -325,3 +374,427 @@ pub const TO_DELIVERED: [Action; 6] = [
     Action::Dispatch,
     Action::Handover,
 ];
+
+/// The path from submitted to approved (ready for allocation).
+pub const TO_APPROVED: [Action; 3] = [Action::AssignSurvey, Action::RecordSurvey, Action::Approve];
+
+/// Household `serial`'s request, submitted at `at` and driven to `approved` through the store.
+pub async fn approved(ports: &Ports, serial: u16, at: DateTime<Utc>) -> AidRequest {
+    let new = submission(serial, KELURAHAN_A, at);
+    let mut request = new.request.clone();
+    if let Err(e) = ports.requests.insert(new).await {
+        panic!("inserting request {serial}: {e:?}");
+    }
+    drive(ports, &mut request, &TO_APPROVED, at + Duration::seconds(1)).await;
+    request
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stock
+// ---------------------------------------------------------------------------------------------
+
+/// A fresh UUIDv7, as the use cases give lots, ledger entries and shipments.
+pub fn uuid() -> String {
+    RandomIds.uuid()
+}
+
+/// The warehouse every local run seeds.
+pub fn warehouse() -> WarehouseCode {
+    WarehouseCode::default_warehouse()
+}
+
+/// A second warehouse, to check that warehouses are kept apart.
+pub fn other_warehouse() -> WarehouseCode {
+    WarehouseCode::parse("GUDANG-CADANGAN").expect("fixture warehouse is valid")
+}
+
+pub fn sku(code: &str) -> Sku {
+    Sku::parse(code).expect("fixture sku is valid")
+}
+
+/// `YYYY-MM-DD`.
+pub fn date(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("fixture date is valid")
+}
+
+pub fn item(code: &str, low_threshold: u64) -> Item {
+    Item {
+        sku: sku(code),
+        name: format!("Barang {code}"),
+        unit: "pcs".into(),
+        low_threshold,
+        retired: false,
+    }
+}
+
+pub fn package(code: &str, lines: &[(&str, u64)], at: DateTime<Utc>) -> Package {
+    Package {
+        code: code.into(),
+        name: format!("Paket {code}"),
+        lines: lines
+            .iter()
+            .map(|(s, q)| PackageLine {
+                sku: sku(s),
+                quantity: *q,
+            })
+            .collect(),
+        updated_at: at,
+    }
+}
+
+/// One ledger entry (a fresh id; deltas from the movement), by the warehouse staff.
+#[allow(clippy::too_many_arguments)]
+pub fn ledger_entry(
+    warehouse: &WarehouseCode,
+    lot_id: &str,
+    item: &str,
+    expires_on: Option<NaiveDate>,
+    movement: Movement,
+    quantity: i64,
+    at: DateTime<Utc>,
+    reference: &str,
+) -> LedgerEntry {
+    LedgerEntry::new(
+        uuid(),
+        at,
+        warehouse,
+        lot_id,
+        &sku(item),
+        expires_on,
+        movement,
+        quantity,
+        &actor("gudang"),
+        movement.as_str(),
+        reference,
+    )
+}
+
+/// A warehouse event (about no request).
+pub fn stock_event(kind: EventKind, at: DateTime<Utc>) -> Event {
+    Event {
+        id: EventId::new(),
+        occurred_at: at,
+        actor: actor("gudang"),
+        request: None,
+        kind,
+    }
+}
+
+/// A `StockLow` event for `item`.
+pub fn stock_low(item: &str, available: u64, at: DateTime<Utc>) -> Event {
+    stock_event(
+        EventKind::StockLow {
+            warehouse: warehouse().as_str().to_string(),
+            sku: item.into(),
+            unit: "pcs".into(),
+            available,
+            threshold: 10,
+        },
+        at,
+    )
+}
+
+/// A receipt as `receive` writes it: each line into a new lot (one `receipt` entry each) and
+/// one `StockReceived` event. Returns the write and the new lot ids, in line order.
+pub fn receipt(
+    warehouse: &WarehouseCode,
+    lines: &[(&str, i64, Option<NaiveDate>)],
+    at: DateTime<Utc>,
+) -> (StockWrite, Vec<String>) {
+    let reference = format!("SJ-{}", uuid());
+    let lot_ids: Vec<String> = lines.iter().map(|_| uuid()).collect();
+    let ledger = lines
+        .iter()
+        .zip(&lot_ids)
+        .map(|((item, q, exp), lot)| {
+            ledger_entry(
+                warehouse,
+                lot,
+                item,
+                *exp,
+                Movement::Receipt,
+                *q,
+                at,
+                &reference,
+            )
+        })
+        .collect();
+    let event = stock_event(
+        EventKind::StockReceived {
+            warehouse: warehouse.as_str().to_string(),
+            reference,
+            lines: lines
+                .iter()
+                .map(|(item, q, _)| SkuQuantity {
+                    sku: (*item).into(),
+                    quantity: (*q).max(0) as u64,
+                })
+                .collect(),
+        },
+        at,
+    );
+    let write = StockWrite {
+        ledger,
+        events: vec![event],
+        ..StockWrite::default()
+    };
+    (write, lot_ids)
+}
+
+/// An adjustment of one lot by `delta` (a write-off when negative), no events.
+pub fn adjustment(
+    warehouse: &WarehouseCode,
+    lot_id: &str,
+    item: &str,
+    delta: i64,
+    at: DateTime<Utc>,
+) -> StockWrite {
+    StockWrite {
+        ledger: vec![ledger_entry(
+            warehouse,
+            lot_id,
+            item,
+            None,
+            Movement::Adjustment,
+            delta,
+            at,
+            "stock opname",
+        )],
+        ..StockWrite::default()
+    }
+}
+
+/// Takes `quantity` of lot `lot_id` (of `item`).
+pub fn take(lot_id: &str, item: &str, quantity: u64) -> Take {
+    Take {
+        lot_id: lot_id.into(),
+        sku: sku(item),
+        quantity,
+        expires_on: None,
+    }
+}
+
+fn entries_for(
+    takes: &[Take],
+    movement: Movement,
+    at: DateTime<Utc>,
+    reference: &str,
+) -> Vec<LedgerEntry> {
+    takes
+        .iter()
+        .map(|t| {
+            ledger_entry(
+                &warehouse(),
+                &t.lot_id,
+                t.sku.as_str(),
+                t.expires_on,
+                movement,
+                t.quantity as i64,
+                at,
+                reference,
+            )
+        })
+        .collect()
+}
+
+/// What `allocate` writes for an approved (or waitlisted) `request`, which it moves to
+/// `allocated` in memory: one `allocation` entry per take, the allocation (expected absent), a
+/// ready shipment (expected absent), the transition and its `RequestAllocated` event.
+pub fn allocation_write(
+    request: &mut AidRequest,
+    takes: &[Take],
+    at: DateTime<Utc>,
+) -> (StockWrite, Allocation, Shipment) {
+    let shipment_id = uuid();
+    let (entry, mut event) = transition(request, Action::Allocate, at);
+    if let EventKind::RequestAllocated {
+        shipment_id: id, ..
+    } = &mut event.kind
+    {
+        *id = shipment_id.clone();
+    }
+    let allocation = Allocation {
+        request_id: request.id.clone(),
+        warehouse: warehouse(),
+        package_code: package_code_of(request),
+        packages: packages_of(request),
+        takes: takes.to_vec(),
+        status: AllocationStatus::Active,
+        shipment_id: shipment_id.clone(),
+        created_at: at,
+        updated_at: at,
+    };
+    let shipment = Shipment {
+        id: shipment_id,
+        request_id: request.id.clone(),
+        request_code: request.code.clone(),
+        kelurahan_code: request.kelurahan_code.as_str().to_string(),
+        warehouse: warehouse(),
+        destination: delivery_of(request),
+        package_code: package_code_of(request),
+        packages: packages_of(request),
+        lines: takes
+            .iter()
+            .map(|t| ShipmentLine {
+                sku: t.sku.clone(),
+                quantity: t.quantity,
+            })
+            .collect(),
+        status: ShipmentStatus::Ready,
+        created_at: at,
+        dispatched_at: None,
+        dispatched_by: None,
+        delivered: None,
+        updated_at: at,
+    };
+    let write = StockWrite {
+        ledger: entries_for(takes, Movement::Allocation, at, request.id.as_str()),
+        allocation: Some((allocation.clone(), Expect::Absent)),
+        shipment: Some((shipment.clone(), Expect::Absent)),
+        request: Some((request.clone(), entry)),
+        events: vec![event],
+        idempotency: None,
+    };
+    (write, allocation, shipment)
+}
+
+/// What `release` writes for a cancelled request: `release` entries, the allocation
+/// `active -> released`, the shipment `ready -> cancelled`.
+pub fn release_write(
+    allocation: &Allocation,
+    shipment: &Shipment,
+    at: DateTime<Utc>,
+) -> (StockWrite, Allocation, Shipment) {
+    let mut allocation = allocation.clone();
+    allocation.status = AllocationStatus::Released;
+    allocation.updated_at = at;
+    let mut shipment = shipment.clone();
+    shipment.status = ShipmentStatus::Cancelled;
+    shipment.updated_at = at;
+    let write = StockWrite {
+        ledger: entries_for(
+            &allocation.takes,
+            Movement::Release,
+            at,
+            allocation.request_id.as_str(),
+        ),
+        allocation: Some((allocation.clone(), Expect::Status(AllocationStatus::Active))),
+        shipment: Some((shipment.clone(), Expect::Status(ShipmentStatus::Ready))),
+        ..StockWrite::default()
+    };
+    (write, allocation, shipment)
+}
+
+/// What `dispatch` writes: `dispatch` entries, the allocation `active -> dispatched`, the
+/// shipment `ready -> dispatched`, the request (moved in memory) to `dispatched` with its
+/// `RequestDispatched` event.
+pub fn dispatch_write(
+    request: &mut AidRequest,
+    allocation: &Allocation,
+    shipment: &Shipment,
+    at: DateTime<Utc>,
+) -> (StockWrite, Allocation, Shipment) {
+    let (entry, mut event) = transition(request, Action::Dispatch, at);
+    if let EventKind::RequestDispatched {
+        shipment_id: id, ..
+    } = &mut event.kind
+    {
+        *id = shipment.id.clone();
+    }
+    let mut allocation = allocation.clone();
+    allocation.status = AllocationStatus::Dispatched;
+    allocation.updated_at = at;
+    let mut shipment = shipment.clone();
+    shipment.status = ShipmentStatus::Dispatched;
+    shipment.dispatched_at = Some(at);
+    shipment.dispatched_by = Some(actor_for(Action::Dispatch));
+    shipment.updated_at = at;
+    let write = StockWrite {
+        ledger: entries_for(&allocation.takes, Movement::Dispatch, at, &shipment.id),
+        allocation: Some((allocation.clone(), Expect::Status(AllocationStatus::Active))),
+        shipment: Some((shipment.clone(), Expect::Status(ShipmentStatus::Ready))),
+        request: Some((request.clone(), entry)),
+        events: vec![event],
+        idempotency: None,
+    };
+    (write, allocation, shipment)
+}
+
+/// What `handover` writes: the shipment `dispatched -> delivered` with who received it, the
+/// request (moved in memory) to `delivered` with its `RequestDelivered` event.
+pub fn handover_write(
+    request: &mut AidRequest,
+    shipment: &Shipment,
+    at: DateTime<Utc>,
+) -> (StockWrite, Shipment) {
+    let (entry, mut event) = transition(request, Action::Handover, at);
+    if let EventKind::RequestDelivered { shipment_id: id } = &mut event.kind {
+        *id = shipment.id.clone();
+    }
+    let mut shipment = shipment.clone();
+    shipment.status = ShipmentStatus::Delivered;
+    shipment.delivered = Some(Receipt {
+        received_by: "Siti Aminah".into(),
+        relation: "kepala keluarga".into(),
+        received_at: at,
+        note: None,
+        recorded_by: actor_for(Action::Handover),
+    });
+    shipment.updated_at = at;
+    let write = StockWrite {
+        shipment: Some((shipment.clone(), Expect::Status(ShipmentStatus::Dispatched))),
+        request: Some((request.clone(), entry)),
+        events: vec![event],
+        ..StockWrite::default()
+    };
+    (write, shipment)
+}
+
+/// A shipment record of its own (for listings), for a request that need not be stored.
+pub fn shipment(status: ShipmentStatus, created_at: DateTime<Utc>) -> Shipment {
+    let request = submission(1, KELURAHAN_A, created_at).request;
+    Shipment {
+        id: uuid(),
+        request_id: request.id,
+        request_code: request.code,
+        kelurahan_code: KELURAHAN_A.into(),
+        warehouse: warehouse(),
+        destination: Delivery::Kelurahan,
+        package_code: "PAKET-SEMBAKO".into(),
+        packages: 1,
+        lines: vec![ShipmentLine {
+            sku: sku("BERAS"),
+            quantity: 10,
+        }],
+        status,
+        created_at,
+        dispatched_at: None,
+        dispatched_by: None,
+        delivered: None,
+        updated_at: created_at,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Notifications
+// ---------------------------------------------------------------------------------------------
+
+/// A pending notification record as `notify` claims it.
+pub fn notification(event_id: &str, recipient: &str, at: DateTime<Utc>) -> NotificationRecord {
+    NotificationRecord {
+        event_id: event_id.into(),
+        event_type: "RequestApproved".into(),
+        recipient: Phone::parse(recipient)
+            .expect("fixture phone is valid")
+            .as_str()
+            .to_string(),
+        audience: "psm".into(),
+        text: "BASOKA: Permohonan BSK-000001 (Bekasijaya) disetujui, 1 paket.".into(),
+        status: NotificationStatus::Pending,
+        attempts: 0,
+        provider_id: None,
+        last_error: None,
+        created_at: at,
+        updated_at: at,
+    }
+}

@@ -1,8 +1,12 @@
-//! One conformance suite for the store ports of [`shared::ports`]: every adapter (the embedded
-//! SQLite store now, a DynamoDB one later) runs the same cases and so keeps the same promises
-//! to the use cases: all-or-nothing writes, the duplicate-active guard, optimistic versions,
+//! One conformance suite for the store ports of [`shared::ports`],
+//! [`shared::fulfilment_ports`] and [`shared::notify`]: every adapter (the embedded SQLite
+//! store now, a DynamoDB one later) runs the same cases and so keeps the same promises to the
+//! use cases: all-or-nothing writes, the duplicate-active guard, optimistic versions,
 //! idempotency records, deterministic keyset paging, the cool-down record, registry loads and
-//! the outbox.
+//! the outbox; on the fulfilment side, stock writes that never take a lot below zero (not even
+//! under 200 concurrent allocations), a ledger that always adds up to the lots, allocations and
+//! shipments that change only from the state the writer read; and the notification log's
+//! claim-once semantics and the staff directory.
 //!
 //! Each case is a public `async fn` taking [`Ports`] over a fresh, empty store and panicking
 //! with a message that says which promise broke. An adapter runs them all with one macro:
@@ -11,7 +15,12 @@
 //! async fn fresh() -> (tempfile::TempDir, basoka_conformance::Ports) {
 //!     let dir = tempfile::tempdir().unwrap();
 //!     let store = MyStore::open(dir.path()).unwrap();
-//!     (dir, basoka_conformance::Ports::of(store))
+//!     let contacts = store.clone();
+//!     let ports = basoka_conformance::Ports::of(store).with_contacts(move |c| {
+//!         let store = contacts.clone();
+//!         async move { store.put_contact(&c.sub, &c.name, &c.role, &c.phone).await }
+//!     });
+//!     (dir, ports)
 //! }
 //! basoka_conformance::conformance_tests!(fresh);
 //! ```
@@ -20,15 +29,40 @@
 //! case (the calling crate needs `tokio` with the `macros` and `rt-multi-thread` features).
 //! The first value `fresh` returns is kept alive for the test (a temporary folder, a table
 //! name to drop…).
+//!
+//! The ports have no write for the staff directory (contacts come from the CLI or the identity
+//! provider, through each adapter's own method), so an adapter hands the suite its writer with
+//! [`Ports::with_contacts`]; without one the directory case fails.
 
 pub mod cases;
 pub mod fixtures;
+pub mod fulfilment;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
-use shared::ports::{IdempotencyStore, Outbox, RegistryStore, RequestStore};
+use shared::Phone;
+use shared::fulfilment_ports::StockStore;
+use shared::notify::{Directory, NotificationLog};
+use shared::ports::{IdempotencyStore, Outbox, RegistryStore, RequestStore, StoreError};
 
 pub use cases::*;
+pub use fulfilment::*;
+
+/// A staff member's phone number, as the directory is given it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub sub: String,
+    pub name: String,
+    pub role: String,
+    pub phone: Phone,
+}
+
+/// The adapter's own way of recording a [`Contact`] (the ports have none).
+pub type ContactWriter = Arc<
+    dyn Fn(Contact) -> Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>> + Send + Sync,
+>;
 
 /// The store ports one adapter provides, as the use cases and consumers hold them.
 #[derive(Clone)]
@@ -37,21 +71,56 @@ pub struct Ports {
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub registry: Arc<dyn RegistryStore>,
     pub outbox: Arc<dyn Outbox>,
+    pub stock: Arc<dyn StockStore>,
+    pub notifications: Arc<dyn NotificationLog>,
+    pub directory: Arc<dyn Directory>,
+    /// Records a contact for [`Ports::directory`]; see [`Ports::with_contacts`].
+    pub contacts: ContactWriter,
 }
 
 impl Ports {
-    /// All four ports from one store that implements them all.
+    /// Every port from one store that implements them all. The contact writer fails until
+    /// [`Ports::with_contacts`] gives one.
     pub fn of<S>(store: S) -> Ports
     where
-        S: RequestStore + IdempotencyStore + RegistryStore + Outbox + 'static,
+        S: RequestStore
+            + IdempotencyStore
+            + RegistryStore
+            + Outbox
+            + StockStore
+            + NotificationLog
+            + Directory
+            + 'static,
     {
         let store = Arc::new(store);
         Ports {
             requests: store.clone(),
             idempotency: store.clone(),
             registry: store.clone(),
-            outbox: store,
+            outbox: store.clone(),
+            stock: store.clone(),
+            notifications: store.clone(),
+            directory: store,
+            contacts: Arc::new(|_| {
+                Box::pin(async {
+                    Err(StoreError::Unavailable(
+                        "the adapter gave the conformance suite no contact writer \
+                         (Ports::with_contacts)"
+                            .into(),
+                    ))
+                })
+            }),
         }
+    }
+
+    /// The adapter's way of recording a contact, for the directory case.
+    pub fn with_contacts<F, Fut>(mut self, put: F) -> Ports
+    where
+        F: Fn(Contact) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), StoreError>> + Send + 'static,
+    {
+        self.contacts = Arc::new(move |c| Box::pin(put(c)));
+        self
     }
 }
 
@@ -78,6 +147,22 @@ macro_rules! __with_cases {
             outbox_pending_and_ack_in_order,
             concurrent_inserts_same_household_exactly_one_wins,
             concurrent_updates_exactly_one_wins,
+            catalogue_items_and_packages,
+            delete_item_refused_while_in_use,
+            receipt_creates_lots_and_ledger,
+            lots_oldest_first_by_warehouse_and_item,
+            below_zero_is_refused_and_writes_nothing,
+            allocation_expected_absent_twice_is_state_conflict,
+            shipment_and_allocation_change_only_from_the_expected_status,
+            concurrent_allocations_never_oversell,
+            release_returns_allocated_units,
+            dispatch_and_handover_move_stock_and_request,
+            stock_write_version_conflict_writes_nothing,
+            stock_write_idempotency_key_taken_writes_nothing,
+            stock_events_without_request_in_order,
+            shipments_newest_first_with_paging_and_status,
+            notification_claim_put_and_retryable,
+            directory_put_and_get,
         );
     };
 }

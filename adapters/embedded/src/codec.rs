@@ -1,11 +1,12 @@
 //! How values are written into and read back from SQLite: times as fixed-width RFC 3339 text,
-//! aggregates as JSON, list cursors as opaque URL-safe base64, household guard keys.
+//! aggregates as JSON, dates as `YYYY-MM-DD`, list cursors as opaque URL-safe base64, household
+//! guard keys.
 //!
 //! Decoding failures never quote the data they failed on (stored rows hold full NIK and KK).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::ports::StoreError;
@@ -21,6 +22,16 @@ pub(crate) fn time_from_text(what: &str, s: &str) -> Result<DateTime<Utc>, Store
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| StoreError::Unavailable(format!("stored {what} is not an RFC 3339 time")))
+}
+
+/// `YYYY-MM-DD`: text order is date order.
+pub(crate) fn date_to_text(d: &NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+pub(crate) fn date_from_text(what: &str, s: &str) -> Result<NaiveDate, StoreError> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| StoreError::Unavailable(format!("stored {what} is not a YYYY-MM-DD date")))
 }
 
 pub(crate) fn to_json<T: Serialize>(what: &str, value: &T) -> Result<String, StoreError> {
@@ -55,39 +66,76 @@ pub(crate) fn kk_key(kk: &Kk) -> String {
     format!("kk:{}", kk.as_str())
 }
 
+/// Which listing a cursor was handed out by: a cursor of one listing is refused by another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listing {
+    Requests,
+    Shipments,
+}
+
+impl Listing {
+    /// Marks the listing and the cursor format, so that a later format can tell old cursors
+    /// apart.
+    fn prefix(self) -> &'static str {
+        match self {
+            Listing::Requests => "r1",
+            Listing::Shipments => "s1",
+        }
+    }
+
+    /// Whether `id` can be an id of this listing's records.
+    fn id_ok(self, id: &str) -> bool {
+        match self {
+            Listing::Requests => RequestId::parse(id).is_ok(),
+            // Shipment ids are UUIDv7 strings; accept any short plain id.
+            Listing::Shipments => {
+                !id.is_empty()
+                    && id.len() <= 64
+                    && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            }
+        }
+    }
+}
+
 /// Where a page ends: the last item's stored `created_at` text and id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Cursor {
+    pub listing: Listing,
     pub created_at: String,
     pub id: String,
 }
 
-/// Marks the cursor format, so that a later format can tell old cursors apart.
-const CURSOR_PREFIX: &str = "r1";
-
 impl Cursor {
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}|{}|{}", self.created_at, self.id))
+        URL_SAFE_NO_PAD.encode(format!(
+            "{}|{}|{}",
+            self.listing.prefix(),
+            self.created_at,
+            self.id
+        ))
     }
 
-    /// Only what [`Cursor::encode`] produced: a well-formed stored time and a request id.
-    pub fn decode(raw: &str) -> Result<Cursor, StoreError> {
+    /// Only what [`Cursor::encode`] produced for `listing`: a well-formed stored time and an
+    /// id of that listing.
+    pub fn decode(listing: Listing, raw: &str) -> Result<Cursor, StoreError> {
         let bytes = URL_SAFE_NO_PAD
             .decode(raw.trim())
             .map_err(|_| StoreError::InvalidCursor)?;
         let text = String::from_utf8(bytes).map_err(|_| StoreError::InvalidCursor)?;
         let mut parts = text.splitn(3, '|');
-        let (Some(CURSOR_PREFIX), Some(created_at), Some(id)) =
-            (parts.next(), parts.next(), parts.next())
+        let (Some(prefix), Some(created_at), Some(id)) = (parts.next(), parts.next(), parts.next())
         else {
             return Err(StoreError::InvalidCursor);
         };
+        if prefix != listing.prefix() || !listing.id_ok(id) {
+            return Err(StoreError::InvalidCursor);
+        }
         let t = DateTime::parse_from_rfc3339(created_at).map_err(|_| StoreError::InvalidCursor)?;
         if time_to_text(&t.with_timezone(&Utc)) != created_at {
             return Err(StoreError::InvalidCursor);
         }
-        RequestId::parse(id).map_err(|_| StoreError::InvalidCursor)?;
         Ok(Cursor {
+            listing,
             created_at: created_at.to_string(),
             id: id.to_string(),
         })
@@ -115,6 +163,7 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_strangers_are_refused() {
         let c = Cursor {
+            listing: Listing::Requests,
             created_at: "2026-03-01T08:00:00.000000000Z".into(),
             id: RequestId::new().to_string(),
         };
@@ -124,7 +173,22 @@ mod tests {
                 .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_'),
             "{raw}"
         );
-        assert_eq!(Cursor::decode(&raw).unwrap(), c);
+        assert_eq!(Cursor::decode(Listing::Requests, &raw).unwrap(), c);
+        assert_eq!(
+            Cursor::decode(Listing::Shipments, &raw),
+            Err(StoreError::InvalidCursor),
+            "a request cursor is not a shipment cursor"
+        );
+        let s = Cursor {
+            listing: Listing::Shipments,
+            ..c.clone()
+        };
+        assert_eq!(Cursor::decode(Listing::Shipments, &s.encode()).unwrap(), s);
+        assert_eq!(
+            Cursor::decode(Listing::Requests, &s.encode()),
+            Err(StoreError::InvalidCursor),
+            "a shipment cursor is not a request cursor"
+        );
         for bad in [
             "",
             "not a cursor",
@@ -134,7 +198,11 @@ mod tests {
             &URL_SAFE_NO_PAD.encode(format!("r1|2026-03-01T08:00:00Z|{}", c.id)),
             &URL_SAFE_NO_PAD.encode(format!("r1|{}|../etc", c.created_at)),
         ] {
-            assert_eq!(Cursor::decode(bad), Err(StoreError::InvalidCursor), "{bad}");
+            assert_eq!(
+                Cursor::decode(Listing::Requests, bad),
+                Err(StoreError::InvalidCursor),
+                "{bad}"
+            );
         }
     }
 

@@ -1,6 +1,8 @@
 //! The embedded adapter: the store ports of [`shared::ports`] ([`RequestStore`],
-//! [`IdempotencyStore`], [`RegistryStore`], [`Outbox`]) over one SQLite file in the local
-//! runner's data folder (`<data dir>/basoka.sqlite3`).
+//! [`IdempotencyStore`], [`RegistryStore`], [`Outbox`]), of [`shared::fulfilment_ports`]
+//! ([`StockStore`]) and of [`shared::notify`] ([`NotificationLog`], [`Directory`]) over one
+//! SQLite file in the local runner's data folder (`<data dir>/basoka.sqlite3`); and
+//! [`FileSms`], the local runner's SMS sender, which appends each SMS to a file there.
 //!
 //! # Why SQLite
 //!
@@ -9,8 +11,10 @@
 //!
 //! * **Transactions.** A submission writes the request, its first history entry, its outbox
 //!   event, the idempotency record and the two active-household guards all or nothing; a
-//!   transition writes the new state only over the version it read. A `BEGIN IMMEDIATE`
-//!   transaction does both, with no read-modify-write race.
+//!   transition writes the new state only over the version it read; a stock write changes its
+//!   lots only while none goes below zero, with their ledger entries, the allocation, the
+//!   shipment, the request transition and the events, all or nothing (see the `stock`
+//!   module). A `BEGIN IMMEDIATE` transaction does all of it, with no read-modify-write race.
 //! * **Unique and compound indexes** (partial ones too, when a later table needs them). The
 //!   duplicate-active rule is a primary key on `active_households(key)`; every listing is
 //!   served by a compound index in the listing's own order, so no request path scans or sorts
@@ -23,7 +27,9 @@
 //!   acknowledged write). Only a power loss can drop the last few commits, which is acceptable
 //!   for the local runner; an fsync per commit would cost most of the write throughput.
 //!
-//! # Schema (migration 1, see [`schema`])
+//! # Schema (see [`schema`])
+//!
+//! Migration 1, the request side:
 //!
 //! | table | key | what |
 //! |---|---|---|
@@ -36,6 +42,20 @@
 //! | `idempotency` | `key` | stored answers to keyed submissions |
 //! | `registry` | `nik` | the imported DTKS/DTSEN registry |
 //! | `settings` | `key` | small runner state (e.g. "seeded" flags), see [`EmbeddedStore::kv_get`] |
+//!
+//! Migration 2, the fulfilment and notification sides:
+//!
+//! | table | key | what |
+//! |---|---|---|
+//! | `items` | `sku` | the catalogue: the item as JSON, plus `retired` |
+//! | `packages` | `code` | packages (bills of materials) as JSON |
+//! | `package_lines` | `(package_code, sku)`; index on `sku` | which items each package uses, so that deleting an item asks an index |
+//! | `lots` | `lot_id` (UUIDv7); index `(warehouse, sku, lot_id)`, index on `sku` | `expires_on`, `on_hand`, `allocated`, with `CHECK (on_hand >= allocated AND allocated >= 0)` |
+//! | `ledger` | `id` (UUIDv7); index `(warehouse, sku, id)` | one immutable row per lot change, with its deltas (triggers refuse `UPDATE` and `DELETE`) |
+//! | `allocations` | `request_id` | the stock set aside for a request, with its `status` |
+//! | `shipments` | `id`; indexes `(status, created_at DESC, id DESC)` and `(created_at DESC, id DESC)` | shipments as JSON, listed newest first like requests |
+//! | `notifications` | `(event_id, recipient)`; index `(status, updated_at)` | the notification log: one row per SMS, with `status` and `attempts` for retries |
+//! | `contacts` | `sub` | staff phone numbers for [`Directory`], see [`EmbeddedStore::put_contact`] |
 //!
 //! Times are stored as UTC RFC 3339 text with a fixed nine-digit fraction
 //! (`2026-03-01T08:00:00.000000000Z`), so text order is time order and nothing is rounded.
@@ -64,10 +84,13 @@
 
 mod checkpoint;
 mod codec;
+mod notify;
 mod outbox;
 mod registry;
 mod requests;
 pub mod schema;
+mod sms;
+mod stock;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -79,6 +102,12 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OptionalExtension, params};
 use shared::ports::StoreError;
 
+pub use sms::FileSms;
+
+#[doc(no_inline)]
+pub use shared::fulfilment_ports::StockStore;
+#[doc(no_inline)]
+pub use shared::notify::{Directory, NotificationLog};
 #[doc(no_inline)]
 pub use shared::ports::{IdempotencyStore, Outbox, RegistryStore, RequestStore};
 

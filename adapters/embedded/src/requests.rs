@@ -16,7 +16,7 @@ use shared::request::{AidRequest, HistoryEntry};
 use shared::{Kk, Nik, RequestId, Status};
 
 use crate::codec::{
-    Cursor, from_json, kk_key, nik_key, request_id, time_from_text, time_to_text, to_json,
+    Cursor, Listing, from_json, kk_key, nik_key, request_id, time_from_text, time_to_text, to_json,
 };
 use crate::{DbError, EmbeddedStore};
 
@@ -91,7 +91,8 @@ struct InsertRows {
     idempotency: Option<IdempotencyRecord>,
 }
 
-struct EventRow {
+/// An event as the outbox stores it.
+pub(crate) struct EventRow {
     id: String,
     request_id: Option<String>,
     kind: &'static str,
@@ -99,7 +100,7 @@ struct EventRow {
 }
 
 impl EventRow {
-    fn of(event: &Event) -> Result<EventRow, StoreError> {
+    pub(crate) fn of(event: &Event) -> Result<EventRow, StoreError> {
         Ok(EventRow {
             id: event.id.as_str().to_string(),
             request_id: event.request_id().map(|id| id.as_str().to_string()),
@@ -108,7 +109,7 @@ impl EventRow {
         })
     }
 
-    fn write(&self, tx: &rusqlite::Connection) -> Result<(), DbError> {
+    pub(crate) fn write(&self, tx: &rusqlite::Connection) -> Result<(), DbError> {
         tx.prepare_cached(INSERT_OUTBOX)?.execute(params![
             self.id,
             self.request_id,
@@ -131,6 +132,82 @@ fn check_entry(request: &AidRequest, entry: &HistoryEntry) -> Result<(), StoreEr
         ));
     }
     Ok(())
+}
+
+/// A request transition as stored: the new state over the version it was read at, its history
+/// row, and the household bookkeeping. Written by [`RequestStore::update`] with its event, and
+/// by `StockStore::apply` with a stock write's events (see the `stock` module).
+pub(crate) struct TransitionRows {
+    id: String,
+    status: Status,
+    version: i64,
+    expected: i64,
+    json: String,
+    history_json: String,
+    household: (String, String),
+    at: String,
+}
+
+impl TransitionRows {
+    /// Serialises a transition of `request` (already moved to its new state and version).
+    pub(crate) fn of(
+        request: &AidRequest,
+        entry: &HistoryEntry,
+    ) -> Result<TransitionRows, StoreError> {
+        check_entry(request, entry)?;
+        // Version 1 is the submission; a transition writes version 2 or later.
+        let Some(expected) = request.version.checked_sub(1).filter(|v| *v >= 1) else {
+            return Err(StoreError::VersionConflict);
+        };
+        Ok(TransitionRows {
+            id: request.id.as_str().to_string(),
+            status: request.status,
+            version: version_i64(request.version)?,
+            expected: version_i64(expected)?,
+            json: to_json("request", request)?,
+            history_json: to_json("history entry", entry)?,
+            household: (
+                nik_key(&request.household.head_nik),
+                kk_key(&request.household.kk),
+            ),
+            at: time_to_text(&entry.at),
+        })
+    }
+
+    /// Writes the transition only over the version it was read at, else
+    /// [`StoreError::VersionConflict`] (the caller's transaction is then rolled back).
+    pub(crate) fn write(&self, tx: &rusqlite::Connection) -> Result<(), DbError> {
+        let updated = tx.prepare_cached(UPDATE_REQUEST)?.execute(params![
+            self.status.as_str(),
+            self.version,
+            self.json,
+            self.id,
+            self.expected
+        ])?;
+        if updated == 0 {
+            return Err(StoreError::VersionConflict.into());
+        }
+        tx.prepare_cached(INSERT_HISTORY)?.execute(params![
+            self.id,
+            self.version,
+            self.history_json
+        ])?;
+        if !self.status.is_active() {
+            // Leaving the active states (delivered, rejected, cancelled): the household
+            // may be served again. Only the keys this request holds are released.
+            tx.prepare_cached(RELEASE_HOUSEHOLD)?.execute(params![
+                self.household.0,
+                self.household.1,
+                self.id
+            ])?;
+        }
+        if self.status == Status::Delivered {
+            let mut record = tx.prepare_cached(RECORD_DELIVERY)?;
+            record.execute(params![self.household.0, self.id, self.at])?;
+            record.execute(params![self.household.1, self.id, self.at])?;
+        }
+        Ok(())
+    }
 }
 
 impl InsertRows {
@@ -225,51 +302,11 @@ impl RequestStore for EmbeddedStore {
         entry: &HistoryEntry,
         event: &Event,
     ) -> Result<(), StoreError> {
-        check_entry(request, entry)?;
-        // Version 1 is the submission; a transition writes version 2 or later.
-        let Some(expected) = request.version.checked_sub(1).filter(|v| *v >= 1) else {
-            return Err(StoreError::VersionConflict);
-        };
-        let id = request.id.as_str().to_string();
-        let status = request.status;
-        let version = version_i64(request.version)?;
-        let expected = version_i64(expected)?;
-        let json = to_json("request", request)?;
-        let history_json = to_json("history entry", entry)?;
+        let transition = TransitionRows::of(request, entry)?;
         let event = EventRow::of(event)?;
-        let household = (
-            nik_key(&request.household.head_nik),
-            kk_key(&request.household.kk),
-        );
-        let at = time_to_text(&entry.at);
         self.write(move |tx| {
-            let updated = tx.prepare_cached(UPDATE_REQUEST)?.execute(params![
-                status.as_str(),
-                version,
-                json,
-                id,
-                expected
-            ])?;
-            if updated == 0 {
-                return Err(StoreError::VersionConflict.into());
-            }
-            tx.prepare_cached(INSERT_HISTORY)?
-                .execute(params![id, version, history_json])?;
+            transition.write(tx)?;
             event.write(tx)?;
-            if !status.is_active() {
-                // Leaving the active states (delivered, rejected, cancelled): the household
-                // may be served again. Only the keys this request holds are released.
-                tx.prepare_cached(RELEASE_HOUSEHOLD)?.execute(params![
-                    household.0,
-                    household.1,
-                    id
-                ])?;
-            }
-            if status == Status::Delivered {
-                let mut record = tx.prepare_cached(RECORD_DELIVERY)?;
-                record.execute(params![household.0, id, at])?;
-                record.execute(params![household.1, id, at])?;
-            }
             Ok(())
         })
         .await
@@ -290,7 +327,11 @@ impl RequestStore for EmbeddedStore {
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page<AidRequest>, StoreError> {
-        let cursor = query.cursor.as_deref().map(Cursor::decode).transpose()?;
+        let cursor = query
+            .cursor
+            .as_deref()
+            .map(|raw| Cursor::decode(Listing::Requests, raw))
+            .transpose()?;
         let kelurahan = query.kelurahan.map(|k| k.as_str());
         let status = query.status.map(|s| s.as_str());
         // A page of nothing is no use to anyone; one more than asked tells whether more follow.
@@ -324,7 +365,11 @@ impl RequestStore for EmbeddedStore {
             let mut last = None;
             for (created_at, id, json) in rows.into_iter().take(limit as usize) {
                 items.push(from_json::<AidRequest>("request", &json)?);
-                last = Some(Cursor { created_at, id });
+                last = Some(Cursor {
+                    listing: Listing::Requests,
+                    created_at,
+                    id,
+                });
             }
             let next_cursor = if more { last.map(|c| c.encode()) } else { None };
             Ok(Page { items, next_cursor })

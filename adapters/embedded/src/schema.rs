@@ -2,7 +2,7 @@
 //!
 //! [`MIGRATIONS`]`[i]` takes the database from version `i` to `i + 1`. Migrations only ever
 //! get appended: a released migration is never edited, a later one changes what it must
-//! (later issues add their tables here). [`migrate`] applies the missing ones in one
+//! (version 2 added the fulfilment and notification tables). [`migrate`] applies the missing ones in one
 //! `BEGIN IMMEDIATE` transaction, so two processes opening the same folder at once cannot both
 //! migrate, and a failed migration leaves the file as it was.
 
@@ -103,8 +103,108 @@ CREATE TABLE settings (
 ) WITHOUT ROWID;
 "#;
 
+/// Version 2: the fulfilment side (catalogue, lots, ledger, allocations, shipments) and the
+/// notification side (notification log, staff contacts).
+const V2: &str = r#"
+CREATE TABLE items (
+    sku     TEXT    NOT NULL PRIMARY KEY,
+    retired INTEGER NOT NULL CHECK (retired IN (0, 1)),
+    json    TEXT    NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE packages (
+    code TEXT NOT NULL PRIMARY KEY,
+    json TEXT NOT NULL
+) WITHOUT ROWID;
+-- Which item each package uses, so that deleting an item asks an index, not every package.
+CREATE TABLE package_lines (
+    package_code TEXT NOT NULL REFERENCES packages (code),
+    sku          TEXT NOT NULL,
+    PRIMARY KEY (package_code, sku)
+) WITHOUT ROWID;
+CREATE INDEX package_lines_by_sku ON package_lines (sku);
+
+-- The CHECK is the last line of defence: the write path refuses a change that would break it
+-- with InsufficientStock before SQLite ever sees it. (on_hand >= 0 follows from the two.)
+CREATE TABLE lots (
+    lot_id     TEXT    NOT NULL PRIMARY KEY,
+    warehouse  TEXT    NOT NULL,
+    sku        TEXT    NOT NULL,
+    expires_on TEXT,
+    on_hand    INTEGER NOT NULL,
+    allocated  INTEGER NOT NULL,
+    CHECK (on_hand >= allocated AND allocated >= 0)
+) WITHOUT ROWID;
+-- Lots of an item, oldest first (lot ids are UUIDv7).
+CREATE INDEX lots_by_item ON lots (warehouse, sku, lot_id);
+-- Whether an item was ever stocked (lots are created by ledger entries and never deleted).
+CREATE INDEX lots_by_sku ON lots (sku);
+
+-- One immutable row per lot change; a lot's on_hand is the sum of its delta_on_hand, its
+-- allocated the sum of its delta_allocated.
+CREATE TABLE ledger (
+    id              TEXT    NOT NULL PRIMARY KEY,
+    warehouse       TEXT    NOT NULL,
+    sku             TEXT    NOT NULL,
+    lot_id          TEXT    NOT NULL REFERENCES lots (lot_id),
+    at              TEXT    NOT NULL,
+    delta_on_hand   INTEGER NOT NULL,
+    delta_allocated INTEGER NOT NULL,
+    json            TEXT    NOT NULL
+);
+CREATE INDEX ledger_by_item ON ledger (warehouse, sku, id);
+CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger
+BEGIN
+    SELECT RAISE(ABORT, 'the ledger is append-only');
+END;
+CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger
+BEGIN
+    SELECT RAISE(ABORT, 'the ledger is append-only');
+END;
+
+-- No foreign keys to requests: the DynamoDB adapter has none either, and the suite that both
+-- pass must not depend on one.
+CREATE TABLE allocations (
+    request_id TEXT NOT NULL PRIMARY KEY,
+    status     TEXT NOT NULL,
+    json       TEXT NOT NULL
+);
+
+CREATE TABLE shipments (
+    id         TEXT NOT NULL PRIMARY KEY,
+    status     TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    json       TEXT NOT NULL
+);
+-- As for requests: one index per listing shape, in the listing's order.
+CREATE INDEX shipments_by_status ON shipments (status, created_at DESC, id DESC);
+CREATE INDEX shipments_by_created ON shipments (created_at DESC, id DESC);
+
+-- WITHOUT ROWID: the retry index then carries the key, so "oldest first, then by key" is
+-- the index order.
+CREATE TABLE notifications (
+    event_id   TEXT    NOT NULL,
+    recipient  TEXT    NOT NULL,
+    status     TEXT    NOT NULL,
+    attempts   INTEGER NOT NULL CHECK (attempts >= 0),
+    updated_at TEXT    NOT NULL,
+    json       TEXT    NOT NULL,
+    PRIMARY KEY (event_id, recipient)
+) WITHOUT ROWID;
+CREATE INDEX notifications_by_status ON notifications (status, updated_at);
+
+CREATE TABLE contacts (
+    sub        TEXT NOT NULL PRIMARY KEY,
+    phone      TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    role       TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+"#;
+
 /// Every migration, in order; `MIGRATIONS[i]` goes from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1];
+pub const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

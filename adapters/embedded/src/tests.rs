@@ -392,3 +392,382 @@ async fn commits_are_checkpointed_in_the_background() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Fulfilment and notifications (migration 2)
+// ---------------------------------------------------------------------------------------------
+
+mod fulfilment {
+    use basoka_conformance::fixtures::{
+        allocation_write, approved, at, dispatch_write, ledger_entry, receipt, release_write, take,
+        warehouse,
+    };
+    use shared::fulfilment_ports::{StockStore, StockWrite};
+    use shared::stock::Movement;
+
+    use super::*;
+    use crate::stock::{self as stock_sql, shipments_sql};
+
+    #[test]
+    fn shipment_listings_are_index_ranges_without_a_sort() {
+        let (_dir, store) = open();
+        let c = conn(&store);
+        for status in [false, true] {
+            for cursor in [false, true] {
+                let index = if status {
+                    "shipments_by_status"
+                } else {
+                    "shipments_by_created"
+                };
+                let p = plan(&c, &shipments_sql(status, cursor));
+                assert_eq!(p.len(), 1, "{p:?}");
+                assert!(
+                    p[0].contains(&format!("USING INDEX {index}")),
+                    "status {status}, cursor {cursor}: {p:?}"
+                );
+                if cursor {
+                    assert!(
+                        p[0].starts_with("SEARCH") && p[0].contains("(created_at,id)<(?,?)"),
+                        "the cursor must be a range of the index: {p:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn stock_and_notification_reads_use_keys_in_order() {
+        let (_dir, store) = open();
+        let c = conn(&store);
+        for (sql, table, index) in [
+            (stock_sql::LOTS_OF_ITEM, "lots", Some("lots_by_item")),
+            (stock_sql::LOT_OF_SKU, "lots", Some("lots_by_sku")),
+            (stock_sql::CHANGE_LOT, "lots", None),
+            (stock_sql::GET_LOT, "lots", None),
+            (stock_sql::LEDGER_OF_ITEM, "ledger", Some("ledger_by_item")),
+            (
+                stock_sql::PACKAGE_USING,
+                "package_lines",
+                Some("package_lines_by_sku"),
+            ),
+            (stock_sql::GET_PACKAGE, "packages", None),
+            (stock_sql::GET_ALLOCATION, "allocations", None),
+            (stock_sql::UPDATE_ALLOCATION, "allocations", None),
+            (stock_sql::GET_SHIPMENT, "shipments", None),
+            (stock_sql::UPDATE_SHIPMENT, "shipments", None),
+            (
+                notify::RETRYABLE,
+                "notifications",
+                Some("notifications_by_status"),
+            ),
+            (notify::GET, "notifications", None),
+            (notify::FOR_EVENT, "notifications", None),
+            (notify::PHONE_OF, "contacts", None),
+        ] {
+            let p = plan(&c, sql);
+            let on_table: Vec<_> = p
+                .iter()
+                .filter(|d| d.contains(&format!(" {table} ")) || d.ends_with(&format!(" {table}")))
+                .collect();
+            assert!(!on_table.is_empty(), "{sql}: {p:?}");
+            for d in on_table {
+                assert!(d.starts_with("SEARCH"), "{sql} must seek, not scan: {p:?}");
+                if let Some(index) = index {
+                    assert!(d.contains(index), "{sql} must use {index}: {p:?}");
+                }
+            }
+            assert!(
+                !p.iter().any(|d| d.contains("TEMP B-TREE")),
+                "{sql} must be read in index order, without a sort: {p:?}"
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_ledger_is_append_only_and_lots_never_hold_more_allocated_than_on_hand() {
+        let (_dir, store) = open();
+        let (write, ids) = receipt(&warehouse(), &[("BERAS", 10, None)], at(0));
+        store.apply(write).await.unwrap();
+        let c = conn(&store);
+        for sql in ["UPDATE ledger SET json = '{}'", "DELETE FROM ledger"] {
+            let err = c.execute(sql, []).expect_err(sql);
+            assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+        }
+        // The CHECK behind the write path's own condition.
+        for sql in [
+            "UPDATE lots SET allocated = on_hand + 1",
+            "UPDATE lots SET allocated = -1, on_hand = 0",
+        ] {
+            let err = c.execute(sql, []).expect_err(sql);
+            assert!(err.to_string().contains("CHECK"), "{sql}: {err}");
+        }
+        let lots = store.lots(&warehouse(), None).await.unwrap();
+        assert_eq!(
+            (lots[0].lot_id.as_str(), lots[0].on_hand),
+            (ids[0].as_str(), 10)
+        );
+    }
+
+    /// The outbox, ledger and lots as rows, to compare before and after a refused write.
+    fn tables(store: &EmbeddedStore) -> Vec<String> {
+        let c = conn(store);
+        [
+            "SELECT lot_id || ':' || on_hand || ':' || allocated FROM lots ORDER BY lot_id",
+            "SELECT id FROM ledger ORDER BY id",
+            "SELECT event_id FROM outbox ORDER BY position",
+        ]
+        .iter()
+        .flat_map(|sql| {
+            c.prepare(sql)
+                .unwrap()
+                .query_map([], |r| r.get::<_, String>(0))
+                .unwrap()
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap()
+        })
+        .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_ledger_entry_that_contradicts_its_lot_or_its_movement_is_refused() {
+        let (_dir, store) = open();
+        let (write, ids) = receipt(&warehouse(), &[("BERAS", 10, None)], at(0));
+        store.apply(write).await.unwrap();
+        let before = tables(&store);
+
+        // Another item's entry on the BERAS lot.
+        let wrong_item = ledger_entry(
+            &warehouse(),
+            &ids[0],
+            "BISKUIT",
+            None,
+            Movement::Allocation,
+            1,
+            at(1),
+            "ref",
+        );
+        // Deltas that do not follow from the movement (a dispatch that only lowers on hand).
+        let mut wrong_deltas = ledger_entry(
+            &warehouse(),
+            &ids[0],
+            "BERAS",
+            None,
+            Movement::Dispatch,
+            1,
+            at(1),
+            "ref",
+        );
+        wrong_deltas.delta_allocated = 0;
+        for (what, entry) in [("another item", wrong_item), ("wrong deltas", wrong_deltas)] {
+            let err = store
+                .apply(StockWrite {
+                    ledger: vec![entry],
+                    ..StockWrite::default()
+                })
+                .await
+                .expect_err(what);
+            assert!(matches!(err, StoreError::Unavailable(_)), "{what}: {err:?}");
+            assert_eq!(tables(&store), before, "{what}: nothing written");
+        }
+    }
+
+    /// Reads every lot and, per lot, the sums of its ledger deltas, straight from the tables.
+    fn lots_against_ledger(store: &EmbeddedStore) -> Vec<(String, i64, i64, i64, i64)> {
+        conn(store)
+            .prepare(
+                "SELECT l.lot_id, l.on_hand, l.allocated,
+                        coalesce(sum(e.delta_on_hand), 0), coalesce(sum(e.delta_allocated), 0)
+                 FROM lots l LEFT JOIN ledger e ON e.lot_id = l.lot_id
+                 GROUP BY l.lot_id ORDER BY l.lot_id",
+            )
+            .unwrap()
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+    }
+
+    /// A small deterministic generator (xorshift), so that a failure can be replayed.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    /// Hundreds of random movements (receipts, write-offs, allocations, releases, dispatches),
+    /// many of them refused for stock, some concurrent: afterwards every lot's `on_hand` is
+    /// the sum of its ledger entries' `delta_on_hand` and `allocated` the sum of their
+    /// `delta_allocated`, and every ledger entry's lot exists.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn lots_always_equal_the_sum_of_their_ledger_entries() {
+        let (_dir, store) = open();
+        let mut rng = Rng(0x5eed_ba50_ca00_0001);
+        let items = ["BERAS", "MINYAK-GORENG", "BISKUIT"];
+        let mut lot_ids: Vec<(String, &str)> = Vec::new();
+        let (mut written, mut refused) = (0, 0);
+        for round in 0..40 {
+            let mut writes = Vec::new();
+            for _ in 0..10 {
+                let t = at(round * 10);
+                let write = if lot_ids.is_empty() || rng.below(4) == 0 {
+                    let item = items[rng.below(3) as usize];
+                    let (write, ids) =
+                        receipt(&warehouse(), &[(item, 1 + rng.below(20) as i64, None)], t);
+                    lot_ids.push((ids[0].clone(), item));
+                    write
+                } else {
+                    let entries = (0..1 + rng.below(3))
+                        .map(|_| {
+                            let (lot, item) = &lot_ids[rng.below(lot_ids.len() as u64) as usize];
+                            let movement = [
+                                Movement::Adjustment,
+                                Movement::Allocation,
+                                Movement::Release,
+                                Movement::Dispatch,
+                            ][rng.below(4) as usize];
+                            let q = 1 + rng.below(8) as i64;
+                            let q = if movement == Movement::Adjustment && rng.below(2) == 0 {
+                                -q
+                            } else {
+                                q
+                            };
+                            ledger_entry(&warehouse(), lot, item, None, movement, q, t, "acak")
+                        })
+                        .collect();
+                    StockWrite {
+                        ledger: entries,
+                        ..StockWrite::default()
+                    }
+                };
+                let store = store.clone();
+                writes.push(tokio::spawn(async move { store.apply(write).await }));
+            }
+            for w in writes {
+                match w.await.unwrap() {
+                    Ok(()) => written += 1,
+                    Err(StoreError::InsufficientStock) => refused += 1,
+                    Err(e) => panic!("unexpected {e:?}"),
+                }
+            }
+        }
+        assert!(
+            written > 100 && refused > 20,
+            "{written} written, {refused} refused"
+        );
+        let rows = lots_against_ledger(&store);
+        assert_eq!(rows.len(), lot_ids.len(), "one lot per receipt");
+        for (lot, on_hand, allocated, sum_on_hand, sum_allocated) in rows {
+            assert_eq!(
+                (on_hand, allocated),
+                (sum_on_hand, sum_allocated),
+                "lot {lot} differs from its ledger"
+            );
+            assert!(0 <= allocated && allocated <= on_hand, "lot {lot}");
+        }
+        let orphans: i64 = conn(&store)
+            .query_row(
+                "SELECT count(*) FROM ledger WHERE lot_id NOT IN (SELECT lot_id FROM lots)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(orphans, 0);
+    }
+
+    /// The full path of one request through stock, checked against the tables themselves.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn allocation_release_and_dispatch_keep_the_ledger_sums() {
+        let (_dir, store) = open();
+        let ports = Ports::of(store.clone());
+        let (write, ids) = receipt(&warehouse(), &[("BERAS", 30, None)], at(0));
+        store.apply(write).await.unwrap();
+        let mut a = approved(&ports, 1, at(1)).await;
+        let mut b = approved(&ports, 2, at(2)).await;
+        let (w, alloc_a, ship_a) = allocation_write(&mut a, &[take(&ids[0], "BERAS", 10)], at(10));
+        store.apply(w).await.unwrap();
+        let (w, alloc_b, ship_b) = allocation_write(&mut b, &[take(&ids[0], "BERAS", 15)], at(11));
+        store.apply(w).await.unwrap();
+        let (w, _, _) = release_write(&alloc_a, &ship_a, at(12));
+        store.apply(w).await.unwrap();
+        let (w, _, _) = dispatch_write(&mut b, &alloc_b, &ship_b, at(13));
+        store.apply(w).await.unwrap();
+        assert_eq!(
+            lots_against_ledger(&store),
+            vec![(ids[0].clone(), 15, 0, 15, 0)],
+            "30 received, 15 dispatched, the released 10 back"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_version_1_database_is_migrated_and_keeps_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = submission(1, KELURAHAN_A, at(0));
+        let id = new.request.id.clone();
+        {
+            // A file as the first release created it: migration 1 only.
+            let mut c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            c.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
+                .unwrap();
+            let tx = c.transaction().unwrap();
+            tx.execute_batch(schema::MIGRATIONS[0]).unwrap();
+            tx.pragma_update(None, "user_version", 1).unwrap();
+            tx.commit().unwrap();
+        }
+        {
+            // Opening migrates it; a request is written (its tables are still migration 1's);
+            // then what migration 2 added is dropped again: a version 1 database with data.
+            let store = EmbeddedStore::open(dir.path()).unwrap();
+            store.insert(new).await.unwrap();
+            let c = conn(&store);
+            for table in [
+                "items",
+                "packages",
+                "package_lines",
+                "lots",
+                "ledger",
+                "allocations",
+                "shipments",
+                "notifications",
+                "contacts",
+            ] {
+                c.execute_batch(&format!("DROP TABLE {table}")).unwrap();
+            }
+            c.pragma_update(None, "user_version", 1).unwrap();
+        }
+        let store = EmbeddedStore::open(dir.path()).expect("migrate 1 -> 2");
+        let version: i64 = conn(&store)
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, schema::SCHEMA_VERSION);
+        assert_eq!(schema::SCHEMA_VERSION, 2);
+        assert!(RequestStore::get(&store, &id).await.unwrap().is_some());
+        assert!(
+            store.items().await.unwrap().is_empty(),
+            "the new tables exist"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn contacts_round_trip_and_a_damaged_phone_is_an_error_without_the_number() {
+        use shared::notify::Directory;
+        let (_dir, store) = open();
+        let phone = shared::Phone::parse("081234567890").unwrap();
+        store
+            .put_contact("surveyor-1", "Tim Survei", "surveyor", &phone)
+            .await
+            .unwrap();
+        assert_eq!(store.phone_of("surveyor-1").await.unwrap(), Some(phone));
+        conn(&store)
+            .execute("UPDATE contacts SET phone = '0211234567'", [])
+            .unwrap();
+        let err = store.phone_of("surveyor-1").await.unwrap_err();
+        assert!(!format!("{err:?}").contains("1234567"), "{err:?}");
+    }
+}

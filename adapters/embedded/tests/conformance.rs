@@ -14,7 +14,16 @@ use tempfile::TempDir;
 async fn fresh() -> (TempDir, Ports) {
     let dir = tempfile::tempdir().expect("temporary folder");
     let store = EmbeddedStore::open(dir.path()).expect("open a fresh store");
-    (dir, Ports::of(store))
+    (dir, ports(store))
+}
+
+/// Every port, and the store's own contact writer for the directory case.
+fn ports(store: EmbeddedStore) -> Ports {
+    let contacts = store.clone();
+    Ports::of(store).with_contacts(move |c| {
+        let store = contacts.clone();
+        async move { store.put_contact(&c.sub, &c.name, &c.role, &c.phone).await }
+    })
 }
 
 basoka_conformance::conformance_tests!(fresh);

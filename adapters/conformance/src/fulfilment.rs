@@ -1,0 +1,1339 @@
+//! The conformance cases of the fulfilment and notification ports: the catalogue, stock writes
+//! ([`StockWrite`] applied all or nothing under its conditions), the ledger, shipments, the
+//! notification log and the staff directory. Like the request cases, each takes [`Ports`] over
+//! a fresh, empty store and checks the "nothing else was written" side of every refusal.
+//!
+//! One invariant is checked after every case that moves stock: each lot's `on_hand` is the sum
+//! of its ledger entries' `delta_on_hand` and its `allocated` the sum of their
+//! `delta_allocated` (see [`assert_ledger_adds_up`]).
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use chrono::Duration;
+use shared::Status;
+use shared::events::{Event, EventKind};
+use shared::fulfilment_ports::{
+    Allocation, AllocationStatus, Expect, LedgerEntry, Shipment, ShipmentStatus, StockWrite,
+};
+use shared::notify::{NotificationRecord, NotificationStatus};
+use shared::ports::StoreError;
+use shared::request::AidRequest;
+use shared::stock::{Lot, Movement, Sku, WarehouseCode};
+use shared::{Action, EventId, Phone, RequestId};
+
+use crate::cases::{all_events, event_ids, insert, must};
+use crate::fixtures::{
+    KELURAHAN_A, actor_for, adjustment, advance, allocation_write, approved, at, date,
+    dispatch_write, handover_write, idempotency, item, kk, ledger_entry, nik, notification,
+    other_warehouse, package, receipt, release_write, shipment, sku, stock_low, submission, take,
+    transition, uuid, warehouse,
+};
+use crate::{Contact, Ports};
+
+async fn apply(p: &Ports, what: &str, write: StockWrite) {
+    must(what, p.stock.apply(write).await);
+}
+
+async fn lots(p: &Ports, w: &WarehouseCode, items: Option<&[&str]>) -> Vec<Lot> {
+    let skus: Option<Vec<Sku>> = items.map(|i| i.iter().map(|s| sku(s)).collect());
+    must("lots", p.stock.lots(w, skus.as_deref()).await)
+}
+
+/// The lot `lot_id` of the fixture warehouse; panics when there is none.
+async fn lot(p: &Ports, lot_id: &str) -> Lot {
+    lots(p, &warehouse(), None)
+        .await
+        .into_iter()
+        .find(|l| l.lot_id == lot_id)
+        .unwrap_or_else(|| panic!("lot {lot_id} must exist"))
+}
+
+async fn ledger(p: &Ports, w: &WarehouseCode, item: &str) -> Vec<LedgerEntry> {
+    must("ledger", p.stock.ledger(w, &sku(item)).await)
+}
+
+/// Every lot of `items` in `w` holds exactly what its ledger entries add up to, and every
+/// ledger entry's lot exists.
+pub async fn assert_ledger_adds_up(p: &Ports, w: &WarehouseCode, items: &[&str]) {
+    for item in items {
+        let mut sums: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        for e in ledger(p, w, item).await {
+            assert_eq!(e.sku.as_str(), *item, "ledger({item}) lists only {item}");
+            assert_eq!(&e.warehouse, w, "ledger lists only its warehouse");
+            let s = sums.entry(e.lot_id.clone()).or_default();
+            s.0 += e.delta_on_hand;
+            s.1 += e.delta_allocated;
+        }
+        let stored = lots(p, w, Some(&[item])).await;
+        let stored_ids: Vec<&str> = stored.iter().map(|l| l.lot_id.as_str()).collect();
+        assert_eq!(
+            stored_ids,
+            sums.keys().map(String::as_str).collect::<Vec<_>>(),
+            "the lots of {item} are exactly the lots its ledger entries name"
+        );
+        for l in &stored {
+            let (on_hand, allocated) = sums[&l.lot_id];
+            assert_eq!(
+                (l.on_hand as i64, l.allocated as i64),
+                (on_hand, allocated),
+                "lot {} of {item}: on_hand and allocated must equal the sums of its ledger deltas",
+                l.lot_id
+            );
+            assert!(
+                l.allocated <= l.on_hand,
+                "lot {}: allocated above on hand",
+                l.lot_id
+            );
+        }
+    }
+}
+
+/// Everything a stock write can touch, to check that a refused one wrote nothing.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    lots: Vec<Lot>,
+    ledger: Vec<Vec<LedgerEntry>>,
+    events: Vec<EventId>,
+}
+
+async fn snapshot(p: &Ports, items: &[&str]) -> Snapshot {
+    let mut ledgers = Vec::new();
+    for item in items {
+        ledgers.push(ledger(p, &warehouse(), item).await);
+    }
+    Snapshot {
+        lots: lots(p, &warehouse(), None).await,
+        ledger: ledgers,
+        events: event_ids(p).await,
+    }
+}
+
+fn sorted_by<T: Clone, K: Ord>(v: &[T], key: impl Fn(&T) -> K) -> Vec<T> {
+    let mut v = v.to_vec();
+    v.sort_by_key(|x| key(x));
+    v
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// Items and packages read back exactly as put; a put replaces.
+pub async fn catalogue_items_and_packages(p: &Ports) {
+    assert!(must("items", p.stock.items().await).is_empty());
+    assert!(must("packages", p.stock.packages().await).is_empty());
+
+    let mut items = vec![
+        item("MINYAK-GORENG", 20),
+        item("BERAS", 100),
+        item("BISKUIT", 10),
+    ];
+    for i in &items {
+        must("put_item", p.stock.put_item(i).await);
+    }
+    let by_sku = |v: &[shared::stock::Item]| sorted_by(v, |i| i.sku.clone());
+    assert_eq!(
+        by_sku(&must("items", p.stock.items().await)),
+        by_sku(&items),
+        "every item, exactly as put"
+    );
+    items[1].retired = true;
+    items[1].low_threshold = 5;
+    must("put_item", p.stock.put_item(&items[1]).await);
+    assert_eq!(
+        by_sku(&must("items", p.stock.items().await)),
+        by_sku(&items),
+        "a put replaces the item"
+    );
+
+    let a = package(
+        "PAKET-SEMBAKO",
+        &[("BERAS", 10), ("MINYAK-GORENG", 2)],
+        at(0),
+    );
+    let b = package("PAKET-ANAK", &[("BISKUIT", 3)], at(1));
+    must("put_package", p.stock.put_package(&a).await);
+    must("put_package", p.stock.put_package(&b).await);
+    assert_eq!(
+        must("package", p.stock.package("PAKET-SEMBAKO").await),
+        Some(a.clone())
+    );
+    assert_eq!(must("package", p.stock.package("PAKET-LAIN").await), None);
+    let a2 = package("PAKET-SEMBAKO", &[("BERAS", 5)], at(2));
+    must("put_package", p.stock.put_package(&a2).await);
+    assert_eq!(
+        must("package", p.stock.package("PAKET-SEMBAKO").await),
+        Some(a2.clone()),
+        "a put replaces the package, lines and all"
+    );
+    assert_eq!(
+        sorted_by(&must("packages", p.stock.packages().await), |x| x
+            .code
+            .clone()),
+        vec![b, a2],
+        "every package"
+    );
+}
+
+async fn item_skus(p: &Ports) -> Vec<String> {
+    let mut v: Vec<String> = must("items", p.stock.items().await)
+        .into_iter()
+        .map(|i| i.sku.as_str().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+/// An item used by a package or by any ledger entry cannot be deleted (`InUse`, nothing
+/// changes); an unused one can.
+pub async fn delete_item_refused_while_in_use(p: &Ports) {
+    for code in ["BERAS", "MINYAK-GORENG", "BISKUIT", "KECAP-MANIS"] {
+        must("put_item", p.stock.put_item(&item(code, 1)).await);
+    }
+    let pkg = package("PAKET-SEMBAKO", &[("BERAS", 10), ("KECAP-MANIS", 1)], at(0));
+    must("put_package", p.stock.put_package(&pkg).await);
+    let (write, lot_ids) = receipt(&warehouse(), &[("MINYAK-GORENG", 5, None)], at(1));
+    apply(p, "receipt", write).await;
+    // Stock that came and went still leaves its ledger entries behind.
+    apply(
+        p,
+        "write-off",
+        adjustment(&warehouse(), &lot_ids[0], "MINYAK-GORENG", -5, at(2)),
+    )
+    .await;
+
+    for (code, why) in [
+        ("BERAS", "a package uses it"),
+        ("KECAP-MANIS", "a package uses it"),
+        ("MINYAK-GORENG", "the ledger has entries for it"),
+    ] {
+        assert_eq!(
+            p.stock.delete_item(&sku(code)).await,
+            Err(StoreError::InUse),
+            "{code}: {why}"
+        );
+    }
+    assert_eq!(
+        item_skus(p).await,
+        vec!["BERAS", "BISKUIT", "KECAP-MANIS", "MINYAK-GORENG"],
+        "a refused delete changes nothing"
+    );
+    must("delete_item", p.stock.delete_item(&sku("BISKUIT")).await);
+    assert_eq!(
+        item_skus(p).await,
+        vec!["BERAS", "KECAP-MANIS", "MINYAK-GORENG"],
+        "an unused item is deleted"
+    );
+    must(
+        "deleting an item that is not there changes nothing",
+        p.stock.delete_item(&sku("BISKUIT")).await,
+    );
+
+    // Once no package uses it any more, it can go.
+    let pkg = package("PAKET-SEMBAKO", &[("BERAS", 10)], at(3));
+    must("put_package", p.stock.put_package(&pkg).await);
+    must(
+        "delete_item after the package dropped it",
+        p.stock.delete_item(&sku("KECAP-MANIS")).await,
+    );
+    assert_eq!(
+        p.stock.delete_item(&sku("BERAS")).await,
+        Err(StoreError::InUse),
+        "the replaced package still uses BERAS"
+    );
+    assert_eq!(item_skus(p).await, vec!["BERAS", "MINYAK-GORENG"]);
+}
+
+/// A receipt creates one lot per line with the entry's warehouse, item and expiry, writes the
+/// ledger entries exactly, and its event goes to the outbox without a request.
+pub async fn receipt_creates_lots_and_ledger(p: &Ports) {
+    let w = warehouse();
+    let exp_a = date("2027-01-31");
+    let exp_b = date("2026-12-31");
+    let (write, ids) = receipt(
+        &w,
+        &[
+            ("BERAS", 100, Some(exp_a)),
+            ("MINYAK-GORENG", 20, None),
+            ("BERAS", 50, Some(exp_b)),
+        ],
+        at(0),
+    );
+    let entries = write.ledger.clone();
+    let event = write.events[0].clone();
+    apply(p, "receipt", write).await;
+
+    let expected = |lot_id: &str, item: &str, exp, q| Lot {
+        lot_id: lot_id.to_string(),
+        sku: sku(item),
+        expires_on: exp,
+        on_hand: q,
+        allocated: 0,
+    };
+    assert_eq!(
+        lots(p, &w, None).await,
+        sorted_by(
+            &[
+                expected(&ids[0], "BERAS", Some(exp_a), 100),
+                expected(&ids[1], "MINYAK-GORENG", None, 20),
+                expected(&ids[2], "BERAS", Some(exp_b), 50),
+            ],
+            |l| l.lot_id.clone()
+        ),
+        "one lot per receipt line, oldest first"
+    );
+    assert_eq!(
+        ledger(p, &w, "BERAS").await,
+        sorted_by(&[entries[0].clone(), entries[2].clone()], |e| e.id.clone()),
+        "the item's ledger entries, exactly as written, oldest first"
+    );
+    assert_eq!(
+        ledger(p, &w, "MINYAK-GORENG").await,
+        vec![entries[1].clone()]
+    );
+    assert!(ledger(p, &w, "BISKUIT").await.is_empty());
+    assert!(
+        ledger(p, &other_warehouse(), "BERAS").await.is_empty(),
+        "another warehouse has its own ledger"
+    );
+    assert!(lots(p, &other_warehouse(), None).await.is_empty());
+
+    let events = all_events(p).await;
+    assert_eq!(events.len(), 1, "the receipt's one event");
+    assert_eq!(events[0].event, event, "exactly as written");
+    assert_eq!(
+        events[0].event.request, None,
+        "a stock event has no request"
+    );
+
+    // A second delivery of the same item makes new lots; the old ones are untouched.
+    let (write, more) = receipt(&w, &[("BERAS", 30, None)], at(10));
+    apply(p, "second receipt", write).await;
+    assert_eq!(lot(p, &ids[0]).await.on_hand, 100);
+    assert_eq!(lot(p, &more[0]).await.on_hand, 30);
+    assert_eq!(ledger(p, &w, "BERAS").await.len(), 3);
+    assert_ledger_adds_up(p, &w, &["BERAS", "MINYAK-GORENG"]).await;
+}
+
+/// Lots are listed oldest first (by lot id, which is time-sortable), per warehouse, for the
+/// items asked (or all).
+pub async fn lots_oldest_first_by_warehouse_and_item(p: &Ports) {
+    let w = warehouse();
+    let ids: Vec<String> = (0..5).map(|_| uuid()).collect();
+    let items = ["BERAS", "BISKUIT", "BERAS", "MIE-INSTAN", "BERAS"];
+    // Written newest first: the order read back must come from the ids, not from the writes.
+    for i in (0..5).rev() {
+        let wh = if i == 3 { other_warehouse() } else { w.clone() };
+        let e = ledger_entry(
+            &wh,
+            &ids[i],
+            items[i],
+            None,
+            Movement::Receipt,
+            10 + i as i64,
+            at(i as i64),
+            "SJ-1",
+        );
+        apply(
+            p,
+            "receipt",
+            StockWrite {
+                ledger: vec![e],
+                ..StockWrite::default()
+            },
+        )
+        .await;
+    }
+    let ids_of = |v: Vec<Lot>| v.into_iter().map(|l| l.lot_id).collect::<Vec<_>>();
+    assert_eq!(
+        ids_of(lots(p, &w, None).await),
+        vec![
+            ids[0].clone(),
+            ids[1].clone(),
+            ids[2].clone(),
+            ids[4].clone()
+        ],
+        "all lots of the warehouse, oldest first"
+    );
+    assert_eq!(
+        ids_of(lots(p, &w, Some(&["BERAS"])).await),
+        vec![ids[0].clone(), ids[2].clone(), ids[4].clone()],
+        "one item's lots, oldest first"
+    );
+    assert_eq!(
+        ids_of(lots(p, &w, Some(&["BISKUIT", "BERAS", "BERAS"])).await),
+        vec![
+            ids[0].clone(),
+            ids[1].clone(),
+            ids[2].clone(),
+            ids[4].clone()
+        ],
+        "several items' lots, oldest first over all of them, each once"
+    );
+    assert!(lots(p, &w, Some(&[])).await.is_empty(), "no items, no lots");
+    assert!(
+        lots(p, &w, Some(&["MIE-INSTAN"])).await.is_empty(),
+        "the MIE-INSTAN lot is in the other warehouse"
+    );
+    assert_eq!(
+        ids_of(lots(p, &other_warehouse(), None).await),
+        vec![ids[3].clone()]
+    );
+    let beras = lots(p, &w, Some(&["BERAS"])).await;
+    assert_eq!(
+        beras.iter().map(|l| l.on_hand).collect::<Vec<_>>(),
+        vec![10, 12, 14]
+    );
+}
+
+/// No change may leave a lot with on hand below allocated or either below zero: such a write
+/// is refused with `InsufficientStock` and nothing of it is written (lots, ledger, outbox),
+/// not even the entries before the one that failed.
+pub async fn below_zero_is_refused_and_writes_nothing(p: &Ports) {
+    let w = warehouse();
+    let (write, ids) = receipt(&w, &[("BERAS", 10, None)], at(0));
+    apply(p, "receipt", write).await;
+    let l = ids[0].clone();
+    let entry = |movement, q| ledger_entry(&w, &l, "BERAS", None, movement, q, at(1), "ref");
+    let only = |e: LedgerEntry| StockWrite {
+        ledger: vec![e],
+        ..StockWrite::default()
+    };
+    apply(
+        p,
+        "allocating 4 of 10",
+        only(entry(Movement::Allocation, 4)),
+    )
+    .await;
+    let before = snapshot(p, &["BERAS", "MINYAK-GORENG"]).await;
+
+    let refused: Vec<(&str, StockWrite)> = vec![
+        (
+            "a write-off below allocated",
+            adjustment(&w, &l, "BERAS", -7, at(2)),
+        ),
+        (
+            "a write-off below zero",
+            adjustment(&w, &l, "BERAS", -11, at(2)),
+        ),
+        (
+            "allocating more than is available",
+            only(entry(Movement::Allocation, 7)),
+        ),
+        (
+            "releasing more than is allocated",
+            only(entry(Movement::Release, 5)),
+        ),
+        (
+            "dispatching more than is allocated",
+            only(entry(Movement::Dispatch, 5)),
+        ),
+        (
+            "a write-off of a lot that does not exist",
+            adjustment(&w, &uuid(), "BERAS", -1, at(2)),
+        ),
+        (
+            "allocating from a lot that does not exist",
+            only(ledger_entry(
+                &w,
+                &uuid(),
+                "BERAS",
+                None,
+                Movement::Allocation,
+                1,
+                at(2),
+                "ref",
+            )),
+        ),
+        ("a good receipt, then a bad entry, with an event", {
+            let (mut write, _) = receipt(&w, &[("MINYAK-GORENG", 5, None)], at(3));
+            write.ledger.push(entry(Movement::Allocation, 7));
+            write.events.push(stock_low("BERAS", 0, at(3)));
+            write
+        }),
+    ];
+    for (what, write) in refused {
+        assert_eq!(
+            p.stock.apply(write).await,
+            Err(StoreError::InsufficientStock),
+            "{what} must be refused"
+        );
+        assert_eq!(
+            snapshot(p, &["BERAS", "MINYAK-GORENG"]).await,
+            before,
+            "{what}: nothing may be written"
+        );
+    }
+
+    // Down to exactly what is allocated is fine; one more is not.
+    apply(
+        p,
+        "a write-off down to allocated",
+        adjustment(&w, &l, "BERAS", -6, at(4)),
+    )
+    .await;
+    let after = lot(p, &l).await;
+    assert_eq!((after.on_hand, after.allocated), (4, 4));
+    assert_eq!(
+        p.stock.apply(adjustment(&w, &l, "BERAS", -1, at(5))).await,
+        Err(StoreError::InsufficientStock)
+    );
+    assert_ledger_adds_up(p, &w, &["BERAS", "MINYAK-GORENG"]).await;
+}
+
+/// An allocation expected absent is written once; the second is a `StateConflict` and writes
+/// nothing (no ledger entry, no lot change, no event). The same for a shipment.
+pub async fn allocation_expected_absent_twice_is_state_conflict(p: &Ports) {
+    let mut r = approved(p, 1, at(0)).await;
+    let (write, ids) = receipt(&warehouse(), &[("BERAS", 10, None)], at(10));
+    apply(p, "receipt", write).await;
+    let (write, allocation, shipment) =
+        allocation_write(&mut r, &[take(&ids[0], "BERAS", 1)], at(11));
+    apply(p, "the first allocation", write).await;
+    assert_eq!(
+        must("allocation", p.stock.allocation(&r.id).await),
+        Some(allocation.clone())
+    );
+    assert_eq!(
+        must("shipment", p.stock.shipment(&shipment.id).await),
+        Some(shipment.clone())
+    );
+    let before = snapshot(p, &["BERAS"]).await;
+
+    let mut again = allocation.clone();
+    again.takes = vec![take(&ids[0], "BERAS", 2)];
+    again.updated_at = at(12);
+    let second = StockWrite {
+        ledger: vec![ledger_entry(
+            &warehouse(),
+            &ids[0],
+            "BERAS",
+            None,
+            Movement::Allocation,
+            2,
+            at(12),
+            r.id.as_str(),
+        )],
+        allocation: Some((again, Expect::Absent)),
+        events: vec![stock_low("BERAS", 7, at(12))],
+        ..StockWrite::default()
+    };
+    assert_eq!(
+        p.stock.apply(second).await,
+        Err(StoreError::StateConflict),
+        "a second allocation for the same request"
+    );
+    let mut other = shipment.clone();
+    other.packages = 2;
+    assert_eq!(
+        p.stock
+            .apply(StockWrite {
+                shipment: Some((other, Expect::Absent)),
+                events: vec![stock_low("BERAS", 7, at(13))],
+                ..StockWrite::default()
+            })
+            .await,
+        Err(StoreError::StateConflict),
+        "a second shipment with the same id"
+    );
+    assert_eq!(
+        snapshot(p, &["BERAS"]).await,
+        before,
+        "refused writes write nothing"
+    );
+    assert_eq!(
+        must("allocation", p.stock.allocation(&r.id).await),
+        Some(allocation),
+        "the first allocation stays"
+    );
+    assert_eq!(
+        must("shipment", p.stock.shipment(&shipment.id).await),
+        Some(shipment),
+        "the first shipment stays"
+    );
+    assert_eq!(lot(p, &ids[0]).await.allocated, 1);
+    assert_eq!(
+        must("allocation", p.stock.allocation(&RequestId::new()).await),
+        None
+    );
+    assert_eq!(must("shipment", p.stock.shipment(&uuid()).await), None);
+}
+
+/// `Expect::Status(s)` writes only over a stored record in status `s`; a conflict on one
+/// record rolls back the other records of the same write.
+pub async fn shipment_and_allocation_change_only_from_the_expected_status(p: &Ports) {
+    let ready = shipment(ShipmentStatus::Ready, at(0));
+    let put_shipment = |s: Shipment, expect| async move {
+        p.stock
+            .apply(StockWrite {
+                shipment: Some((s, expect)),
+                ..StockWrite::default()
+            })
+            .await
+    };
+    assert_eq!(
+        put_shipment(ready.clone(), Expect::Status(ShipmentStatus::Ready)).await,
+        Err(StoreError::StateConflict),
+        "a status is expected of a shipment that does not exist"
+    );
+    must(
+        "new shipment",
+        put_shipment(ready.clone(), Expect::Absent).await,
+    );
+    let mut dispatched = ready.clone();
+    dispatched.status = ShipmentStatus::Dispatched;
+    dispatched.dispatched_at = Some(at(1));
+    dispatched.updated_at = at(1);
+    assert_eq!(
+        put_shipment(
+            dispatched.clone(),
+            Expect::Status(ShipmentStatus::Dispatched)
+        )
+        .await,
+        Err(StoreError::StateConflict),
+        "the stored shipment is ready, not dispatched"
+    );
+    assert_eq!(
+        must("shipment", p.stock.shipment(&ready.id).await),
+        Some(ready.clone())
+    );
+    must(
+        "ready -> dispatched",
+        put_shipment(dispatched.clone(), Expect::Status(ShipmentStatus::Ready)).await,
+    );
+    assert_eq!(
+        must("shipment", p.stock.shipment(&ready.id).await),
+        Some(dispatched.clone())
+    );
+    assert_eq!(
+        put_shipment(dispatched.clone(), Expect::Status(ShipmentStatus::Ready)).await,
+        Err(StoreError::StateConflict),
+        "the same change twice: the second finds it dispatched"
+    );
+
+    let request_id = RequestId::new();
+    let allocation = Allocation {
+        request_id: request_id.clone(),
+        warehouse: warehouse(),
+        package_code: "PAKET-SEMBAKO".into(),
+        packages: 1,
+        takes: vec![],
+        status: AllocationStatus::Active,
+        shipment_id: uuid(),
+        created_at: at(0),
+        updated_at: at(0),
+    };
+    let put_allocation = |a: Allocation, expect| async move {
+        p.stock
+            .apply(StockWrite {
+                allocation: Some((a, expect)),
+                ..StockWrite::default()
+            })
+            .await
+    };
+    assert_eq!(
+        put_allocation(allocation.clone(), Expect::Status(AllocationStatus::Active)).await,
+        Err(StoreError::StateConflict),
+        "a status is expected of an allocation that does not exist"
+    );
+    must(
+        "new allocation",
+        put_allocation(allocation.clone(), Expect::Absent).await,
+    );
+    let mut released = allocation.clone();
+    released.status = AllocationStatus::Released;
+    released.updated_at = at(2);
+    assert_eq!(
+        put_allocation(released.clone(), Expect::Status(AllocationStatus::Released)).await,
+        Err(StoreError::StateConflict)
+    );
+    // A write whose shipment conflicts leaves its allocation (and its events) unwritten too.
+    let before = event_ids(p).await;
+    assert_eq!(
+        p.stock
+            .apply(StockWrite {
+                allocation: Some((released.clone(), Expect::Status(AllocationStatus::Active))),
+                shipment: Some((dispatched.clone(), Expect::Status(ShipmentStatus::Ready))),
+                events: vec![stock_low("BERAS", 1, at(2))],
+                ..StockWrite::default()
+            })
+            .await,
+        Err(StoreError::StateConflict)
+    );
+    assert_eq!(
+        must("allocation", p.stock.allocation(&request_id).await),
+        Some(allocation.clone()),
+        "the allocation of a refused write is not changed"
+    );
+    assert_eq!(event_ids(p).await, before);
+    must(
+        "active -> released",
+        put_allocation(released.clone(), Expect::Status(AllocationStatus::Active)).await,
+    );
+    assert_eq!(
+        must("allocation", p.stock.allocation(&request_id).await),
+        Some(released)
+    );
+}
+
+/// 200 requests, each approved, each allocating 1 unit of the one lot that holds 100, all at
+/// once: exactly 100 are written and 100 refused with `InsufficientStock`; the lot ends with
+/// 100 allocated, never more than on hand; every refused request is untouched.
+pub async fn concurrent_allocations_never_oversell(p: &Ports) {
+    const REQUESTS: u16 = 200;
+    const STOCK: i64 = 100;
+    let tasks: Vec<_> = (1..=REQUESTS)
+        .map(|serial| {
+            let p = p.clone();
+            tokio::spawn(async move { approved(&p, serial, at(i64::from(serial))).await })
+        })
+        .collect();
+    let mut requests: Vec<AidRequest> = Vec::new();
+    for t in tasks {
+        requests.push(t.await.expect("preparing a request panicked"));
+    }
+    let (write, ids) = receipt(&warehouse(), &[("BERAS", STOCK, None)], at(1000));
+    apply(p, "receipt", write).await;
+    let lot_id = ids[0].clone();
+    let events_before = event_ids(p).await.len();
+
+    let writes: Vec<(AidRequest, StockWrite)> = requests
+        .iter()
+        .map(|r| {
+            let mut moved = r.clone();
+            let (write, _, _) =
+                allocation_write(&mut moved, &[take(&lot_id, "BERAS", 1)], at(2000));
+            (moved, write)
+        })
+        .collect();
+    let barrier = Arc::new(tokio::sync::Barrier::new(writes.len()));
+    let tasks: Vec<_> = writes
+        .iter()
+        .map(|(_, write)| {
+            let (stock, barrier, write) =
+                (Arc::clone(&p.stock), Arc::clone(&barrier), write.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                stock.apply(write).await
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.expect("allocation task panicked"));
+    }
+
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    let short = results
+        .iter()
+        .filter(|r| **r == Err(StoreError::InsufficientStock))
+        .count();
+    assert_eq!(
+        (ok, short),
+        (100, 100),
+        "exactly 100 allocations written and 100 refused for stock; others: {:?}",
+        results
+            .iter()
+            .filter(|r| !matches!(r, Ok(()) | Err(StoreError::InsufficientStock)))
+            .collect::<Vec<_>>()
+    );
+    let l = lot(p, &lot_id).await;
+    assert_eq!(
+        (l.on_hand, l.allocated),
+        (100, 100),
+        "all 100 allocated, none twice"
+    );
+    let entries = ledger(p, &warehouse(), "BERAS").await;
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e.movement == Movement::Allocation)
+            .count(),
+        100,
+        "one allocation entry per written allocation"
+    );
+    assert_ledger_adds_up(p, &warehouse(), &["BERAS"]).await;
+    assert_eq!(
+        event_ids(p).await.len(),
+        events_before + 100,
+        "one event per written allocation"
+    );
+    for ((moved, _), result) in writes.iter().zip(&results) {
+        let stored = must("get", p.requests.get(&moved.id).await).expect("request exists");
+        let allocation = must("allocation", p.stock.allocation(&moved.id).await);
+        if result.is_ok() {
+            assert_eq!(&stored, moved, "a written allocation moves its request");
+            assert_eq!(stored.status, Status::Allocated);
+            assert!(allocation.is_some(), "a written allocation is stored");
+        } else {
+            assert_eq!(stored.status, Status::Approved, "a refused one does not");
+            assert_eq!(allocation, None, "nor does it store its allocation");
+            assert_eq!(
+                must("history", p.requests.history(&moved.id).await).len(),
+                4,
+                "nor its history entry"
+            );
+        }
+    }
+}
+
+/// Releasing an allocation gives the units back (allocated goes down, on hand stays), marks it
+/// released and cancels its shipment; releasing it again is a `StateConflict`.
+pub async fn release_returns_allocated_units(p: &Ports) {
+    let mut r = approved(p, 1, at(0)).await;
+    let (write, ids) = receipt(
+        &warehouse(),
+        &[
+            ("BERAS", 10, None),
+            ("BERAS", 5, None),
+            ("BISKUIT", 3, None),
+        ],
+        at(10),
+    );
+    apply(p, "receipt", write).await;
+    let takes = [
+        take(&ids[0], "BERAS", 8),
+        take(&ids[1], "BERAS", 2),
+        take(&ids[2], "BISKUIT", 1),
+    ];
+    let (write, allocation, shipment) = allocation_write(&mut r, &takes, at(11));
+    apply(p, "allocation", write).await;
+    let held = |l: Lot| (l.on_hand, l.allocated);
+    assert_eq!(held(lot(p, &ids[0]).await), (10, 8));
+    assert_eq!(held(lot(p, &ids[1]).await), (5, 2));
+    assert_eq!(held(lot(p, &ids[2]).await), (3, 1));
+
+    must("cancel", advance(p, &mut r, Action::Cancel, at(12)).await);
+    let (write, released, cancelled) = release_write(&allocation, &shipment, at(13));
+    let again = write.clone();
+    apply(p, "release", write).await;
+    for (id, expected) in [(&ids[0], (10, 0)), (&ids[1], (5, 0)), (&ids[2], (3, 0))] {
+        assert_eq!(
+            held(lot(p, id).await),
+            expected,
+            "lot {id} got its units back"
+        );
+    }
+    assert_eq!(
+        must("allocation", p.stock.allocation(&r.id).await),
+        Some(released)
+    );
+    assert_eq!(
+        must("shipment", p.stock.shipment(&shipment.id).await),
+        Some(cancelled)
+    );
+    let before = snapshot(p, &["BERAS", "BISKUIT"]).await;
+    assert_eq!(
+        p.stock.apply(again).await,
+        Err(StoreError::StateConflict),
+        "a second release finds the allocation released"
+    );
+    assert_eq!(snapshot(p, &["BERAS", "BISKUIT"]).await, before);
+    assert_ledger_adds_up(p, &warehouse(), &["BERAS", "BISKUIT"]).await;
+}
+
+/// Dispatch takes the units off the shelf (on hand and allocated both down) and moves the
+/// request to `dispatched`; handover moves it to `delivered`, which records the delivery and
+/// releases the household exactly as `RequestStore::update` does.
+pub async fn dispatch_and_handover_move_stock_and_request(p: &Ports) {
+    let mut r = approved(p, 1, at(0)).await;
+    let (write, ids) = receipt(&warehouse(), &[("BERAS", 10, None)], at(10));
+    apply(p, "receipt", write).await;
+    let (write, allocation, shipment) =
+        allocation_write(&mut r, &[take(&ids[0], "BERAS", 2)], at(11));
+    apply(p, "allocation", write).await;
+    assert_eq!(
+        must("get", p.requests.get(&r.id).await),
+        Some(r.clone()),
+        "the allocation's transition is written"
+    );
+
+    let (write, dispatched_allocation, dispatched) =
+        dispatch_write(&mut r, &allocation, &shipment, at(12));
+    let dispatch_event = write.events[0].clone();
+    apply(p, "dispatch", write).await;
+    let l = lot(p, &ids[0]).await;
+    assert_eq!(
+        (l.on_hand, l.allocated),
+        (8, 0),
+        "on hand and allocated both go down"
+    );
+    assert_eq!(must("get", p.requests.get(&r.id).await), Some(r.clone()));
+    assert_eq!(r.status, Status::Dispatched);
+    assert_eq!(
+        must("allocation", p.stock.allocation(&r.id).await),
+        Some(dispatched_allocation)
+    );
+    assert_eq!(
+        must("shipment", p.stock.shipment(&shipment.id).await),
+        Some(dispatched.clone())
+    );
+    let history = must("history", p.requests.history(&r.id).await);
+    assert_eq!(
+        history.iter().map(|h| h.action).collect::<Vec<_>>(),
+        vec![
+            Action::Submit,
+            Action::AssignSurvey,
+            Action::RecordSurvey,
+            Action::Approve,
+            Action::Allocate,
+            Action::Dispatch
+        ],
+        "every transition written by a stock write is in the history"
+    );
+    assert_eq!(
+        all_events(p).await.last().map(|i| i.event.clone()),
+        Some(dispatch_event)
+    );
+    assert_eq!(
+        must("active_for", p.requests.active_for(&nik(1), &kk(1)).await),
+        Some(r.id.clone()),
+        "a dispatched request still holds its household"
+    );
+
+    let handed_over = at(100) + Duration::milliseconds(250);
+    let (write, delivered) = handover_write(&mut r, &dispatched, handed_over);
+    let ledger_before = ledger(p, &warehouse(), "BERAS").await;
+    apply(p, "handover", write).await;
+    assert_eq!(must("get", p.requests.get(&r.id).await), Some(r.clone()));
+    assert_eq!(r.status, Status::Delivered);
+    assert_eq!(
+        must("shipment", p.stock.shipment(&shipment.id).await),
+        Some(delivered)
+    );
+    assert_eq!(
+        must(
+            "last_delivery",
+            p.requests.last_delivery(&nik(1), &kk(1)).await
+        ),
+        Some(handed_over),
+        "reaching delivered through a stock write records the delivery"
+    );
+    assert_eq!(
+        must("active_for", p.requests.active_for(&nik(1), &kk(1)).await),
+        None,
+        "and releases the household"
+    );
+    assert_eq!(
+        ledger(p, &warehouse(), "BERAS").await,
+        ledger_before,
+        "a handover moves no stock"
+    );
+    assert_ledger_adds_up(p, &warehouse(), &["BERAS"]).await;
+}
+
+/// A stock write carrying a transition over a stale version is refused with
+/// `VersionConflict` and writes nothing at all: no lot change, ledger entry, allocation,
+/// shipment, event, idempotency record or history entry.
+pub async fn stock_write_version_conflict_writes_nothing(p: &Ports) {
+    let r = approved(p, 1, at(0)).await;
+    let (write, ids) = receipt(&warehouse(), &[("BERAS", 10, None)], at(10));
+    apply(p, "receipt", write).await;
+
+    // Someone else moved the request on (to the waitlist) after it was read.
+    let mut winner = r.clone();
+    must(
+        "waitlist",
+        advance(p, &mut winner, Action::Waitlist, at(11)).await,
+    );
+    let before = snapshot(p, &["BERAS"]).await;
+
+    let mut stale = r.clone();
+    let (mut write, _, shipment) =
+        allocation_write(&mut stale, &[take(&ids[0], "BERAS", 3)], at(12));
+    let key = idempotency("gudang-1:alloc-1", "fp-1", at(12));
+    write.idempotency = Some(key.clone());
+    write.events.push(stock_low("BERAS", 7, at(12)));
+    assert_eq!(
+        p.stock.apply(write).await,
+        Err(StoreError::VersionConflict),
+        "a transition over a version that moved on"
+    );
+    assert_eq!(snapshot(p, &["BERAS"]).await, before, "nothing written");
+    assert_eq!(lot(p, &ids[0]).await.allocated, 0);
+    assert_eq!(must("allocation", p.stock.allocation(&r.id).await), None);
+    assert_eq!(must("shipment", p.stock.shipment(&shipment.id).await), None);
+    assert_eq!(must("idempotency", p.idempotency.get(&key.key).await), None);
+    assert_eq!(
+        must("get", p.requests.get(&r.id).await),
+        Some(winner.clone())
+    );
+    assert_eq!(
+        must("history", p.requests.history(&r.id).await).len(),
+        5,
+        "no history entry for the refused transition"
+    );
+
+    // Read again, decided again: the allocation from the waitlist goes through.
+    let mut fresh = winner.clone();
+    let (write, _, _) = allocation_write(&mut fresh, &[take(&ids[0], "BERAS", 3)], at(13));
+    apply(p, "allocation over the current version", write).await;
+    assert_eq!(lot(p, &ids[0]).await.allocated, 3);
+    assert_ledger_adds_up(p, &warehouse(), &["BERAS"]).await;
+}
+
+/// A stock write's idempotency record is written with it; a write whose key is taken is
+/// refused with `IdempotencyKeyTaken` and writes nothing.
+pub async fn stock_write_idempotency_key_taken_writes_nothing(p: &Ports) {
+    let key = idempotency("gudang-1:receipt:key-1", "fp-1", at(0));
+    let (mut write, ids) = receipt(&warehouse(), &[("BERAS", 10, None)], at(0));
+    write.idempotency = Some(key.clone());
+    apply(p, "keyed receipt", write).await;
+    assert_eq!(
+        must("idempotency", p.idempotency.get(&key.key).await),
+        Some(key.clone()),
+        "the record reads back exactly"
+    );
+    let before = snapshot(p, &["BERAS"]).await;
+
+    let (mut retry, _) = receipt(&warehouse(), &[("BERAS", 10, None)], at(1));
+    retry.idempotency = Some(idempotency("gudang-1:receipt:key-1", "fp-2", at(1)));
+    assert_eq!(
+        p.stock.apply(retry).await,
+        Err(StoreError::IdempotencyKeyTaken)
+    );
+    assert_eq!(snapshot(p, &["BERAS"]).await, before, "nothing written");
+    assert_eq!(
+        must("idempotency", p.idempotency.get(&key.key).await),
+        Some(key),
+        "the first record stays"
+    );
+    // A key is also taken when a request submission recorded it, and the other way round.
+    let mut new = submission(1, KELURAHAN_A, at(2));
+    new.idempotency = Some(idempotency("shared-key", "fp-s", at(2)));
+    insert(p, new).await;
+    let (mut write, _) = receipt(&warehouse(), &[("BERAS", 1, None)], at(3));
+    write.idempotency = Some(idempotency("shared-key", "fp-r", at(3)));
+    assert_eq!(
+        p.stock.apply(write).await,
+        Err(StoreError::IdempotencyKeyTaken)
+    );
+    assert_eq!(lots(p, &warehouse(), None).await.len(), ids.len());
+}
+
+/// Events of stock writes, with or without a request, go to the same outbox as the request
+/// events, exactly as written, in write order.
+pub async fn stock_events_without_request_in_order(p: &Ports) {
+    let mut written: Vec<Event> = Vec::new();
+    let new = submission(1, KELURAHAN_A, at(0));
+    written.push(new.event.clone());
+    let mut r = insert(p, new).await;
+
+    let lows = vec![
+        stock_low("BERAS", 90, at(1)),
+        stock_low("BISKUIT", 9, at(1)),
+    ];
+    written.extend(lows.clone());
+    apply(
+        p,
+        "events only",
+        StockWrite {
+            events: lows,
+            ..StockWrite::default()
+        },
+    )
+    .await;
+
+    let (write, _) = receipt(&warehouse(), &[("BERAS", 10, None)], at(2));
+    written.extend(write.events.clone());
+    apply(p, "receipt", write).await;
+
+    written.push(must(
+        "assign",
+        advance(p, &mut r, Action::AssignSurvey, at(3)).await,
+    ));
+
+    // A transition written by a stock write, with a warehouse event after its own.
+    let (entry, event) = transition(&mut r, Action::RecordSurvey, at(4));
+    let low = stock_low("MIE-INSTAN", 1, at(4));
+    written.extend([event.clone(), low.clone()]);
+    apply(
+        p,
+        "transition with events",
+        StockWrite {
+            request: Some((r.clone(), entry)),
+            events: vec![event, low],
+            ..StockWrite::default()
+        },
+    )
+    .await;
+
+    let items = all_events(p).await;
+    assert_eq!(
+        items.iter().map(|i| i.event.clone()).collect::<Vec<_>>(),
+        written,
+        "every event, exactly as written, in write order"
+    );
+    assert!(items.windows(2).all(|w| w[0].position < w[1].position));
+    let without: Vec<_> = items.iter().filter(|i| i.event.request.is_none()).collect();
+    assert_eq!(without.len(), 4, "the stock events have no request");
+    assert!(matches!(
+        items[3].event.kind,
+        EventKind::StockReceived { .. }
+    ));
+    // Consumers see them like any other event.
+    must("ack", p.outbox.ack("notify", items[2].position).await);
+    assert_eq!(
+        must("pending", p.outbox.pending("notify", 100).await),
+        items[3..]
+    );
+}
+
+/// Shipments are listed newest first (ties by id, descending), in pages with an opaque cursor,
+/// optionally of one status (the current one); a cursor the store did not hand out is refused.
+pub async fn shipments_newest_first_with_paging_and_status(p: &Ports) {
+    let list = |status: Option<ShipmentStatus>, limit: u32, cursor: Option<String>| async move {
+        must("shipments", p.stock.shipments(status, limit, cursor).await)
+    };
+    let empty = list(None, 10, None).await;
+    assert!(empty.items.is_empty());
+    assert_eq!(empty.next_cursor, None);
+
+    use ShipmentStatus::{Cancelled, Delivered, Dispatched, Ready};
+    let tie = at(30) + Duration::milliseconds(500);
+    let mut all: Vec<Shipment> = Vec::new();
+    for (status, t) in [
+        (Ready, at(20)),
+        (Dispatched, tie),
+        (Ready, at(50)),
+        (Ready, tie),
+        (Cancelled, at(10)),
+        (Ready, tie),
+        (Dispatched, at(40)),
+    ] {
+        let s = shipment(status, t);
+        apply(
+            p,
+            "shipment",
+            StockWrite {
+                shipment: Some((s.clone(), Expect::Absent)),
+                ..StockWrite::default()
+            },
+        )
+        .await;
+        all.push(s);
+    }
+    let newest_first = |v: &[&Shipment]| {
+        let mut v: Vec<_> = v.iter().map(|s| (s.created_at, s.id.clone())).collect();
+        v.sort_by(|a, b| b.cmp(a));
+        v.into_iter().map(|(_, id)| id).collect::<Vec<_>>()
+    };
+    let of = |status: Option<ShipmentStatus>, all: &[Shipment]| {
+        newest_first(
+            &all.iter()
+                .filter(|s| status.is_none_or(|st| s.status == st))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let pages = |status: Option<ShipmentStatus>, limit: u32| async move {
+        let (mut ids, mut sizes, mut cursor) = (Vec::new(), Vec::new(), None);
+        for _ in 0..100 {
+            let page = list(status, limit, cursor.clone()).await;
+            sizes.push(page.items.len());
+            ids.extend(page.items.into_iter().map(|s| s.id));
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return (ids, sizes),
+            }
+        }
+        panic!("shipment paging did not end: the cursor does not advance");
+    };
+
+    let page = list(None, 100, None).await;
+    assert_eq!(
+        page.items.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+        of(None, &all),
+        "newest first, ties by id descending"
+    );
+    assert_eq!(page.next_cursor, None);
+    let whole = page
+        .items
+        .iter()
+        .find(|s| s.id == all[0].id)
+        .expect("listed");
+    assert_eq!(whole, &all[0], "list items are the whole stored shipments");
+    let (ids, sizes) = pages(None, 2).await;
+    assert_eq!(ids, of(None, &all), "paging by 2 gives the same order");
+    assert_eq!(sizes, vec![2, 2, 2, 1]);
+    let distinct: HashSet<_> = ids.iter().collect();
+    assert_eq!(distinct.len(), all.len(), "every shipment exactly once");
+
+    for status in [
+        Some(Ready),
+        Some(Dispatched),
+        Some(Cancelled),
+        Some(Delivered),
+    ] {
+        let (ids, _) = pages(status, 1).await;
+        assert_eq!(ids, of(status, &all), "status {status:?}, one by one");
+    }
+
+    // The filter is on the current status.
+    let mut moved = all[2].clone();
+    moved.status = Dispatched;
+    moved.updated_at = at(60);
+    apply(
+        p,
+        "ready -> dispatched",
+        StockWrite {
+            shipment: Some((moved.clone(), Expect::Status(Ready))),
+            ..StockWrite::default()
+        },
+    )
+    .await;
+    all[2] = moved;
+    for status in [Some(Ready), Some(Dispatched)] {
+        let page = list(status, 100, None).await;
+        assert_eq!(
+            page.items.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+            of(status, &all),
+            "status {status:?} after a change"
+        );
+    }
+
+    for bad in ["not a cursor!", "AAAA", "eyJ9"] {
+        assert_eq!(
+            p.stock.shipments(None, 2, Some(bad.to_string())).await,
+            Err(StoreError::InvalidCursor),
+            "cursor {bad:?} was not handed out by the store"
+        );
+    }
+}
+
+/// A claim inserts only the first record of an (event, recipient) and shows later claimers
+/// the stored one; `put` replaces it; `retryable` lists failed records below the attempt limit,
+/// least recently tried first.
+pub async fn notification_claim_put_and_retryable(p: &Ports) {
+    let log = &p.notifications;
+    let (e1, e2, e3, e4, e5) = (uuid(), uuid(), uuid(), uuid(), uuid());
+    let (phone_a, phone_b) = ("081234567890", "081311112222");
+
+    let a = notification(&e1, phone_a, at(0));
+    assert_eq!(must("claim", log.claim(&a).await), None, "the first claim");
+    let mut later = a.clone();
+    later.text = "another text".into();
+    later.created_at = at(5);
+    later.updated_at = at(5);
+    assert_eq!(
+        must("claim", log.claim(&later).await),
+        Some(a.clone()),
+        "a second claim is shown the first record"
+    );
+    let b = notification(&e1, phone_b, at(1));
+    assert_eq!(
+        must("claim", log.claim(&b).await),
+        None,
+        "another recipient of the same event is its own record"
+    );
+    let for_e1 = |log: Arc<dyn shared::notify::NotificationLog>, e: String| async move {
+        let mut v = must("for_event", log.for_event(&e).await);
+        v.sort_by(|x, y| x.recipient.cmp(&y.recipient));
+        v
+    };
+    assert_eq!(
+        for_e1(Arc::clone(log), e1.clone()).await,
+        sorted_by(&[a.clone(), b.clone()], |r| r.recipient.clone())
+    );
+    assert!(must("for_event", log.for_event(&e2).await).is_empty());
+
+    let mut sent = a.clone();
+    sent.status = NotificationStatus::Sent;
+    sent.attempts = 1;
+    sent.provider_id = Some("sms-1".into());
+    sent.updated_at = at(2);
+    must("put", log.put(&sent).await);
+    assert_eq!(
+        must("claim", log.claim(&a).await),
+        Some(sent.clone()),
+        "a claim after the send is shown the sent record"
+    );
+
+    // Failed sends, each claimed first (as notify does), then recorded with its outcome.
+    let failed = |event: &str, attempts: u32, t: i64| NotificationRecord {
+        status: NotificationStatus::Failed,
+        attempts,
+        last_error: Some("gateway timeout".into()),
+        updated_at: at(t),
+        ..notification(event, phone_a, at(0))
+    };
+    let c = failed(&e2, 1, 10);
+    let d = failed(&e3, 3, 5);
+    let e = failed(&e4, 5, 1);
+    for r in [&c, &d, &e] {
+        let claimed = notification(&r.event_id, phone_a, at(0));
+        assert_eq!(must("claim", log.claim(&claimed).await), None);
+        must("put", log.put(r).await);
+    }
+    let f = notification(&e5, phone_a, at(0));
+    assert_eq!(must("claim", log.claim(&f).await), None, "a pending one");
+
+    let retry = |max: u32, limit: usize| async move {
+        must("retryable", p.notifications.retryable(max, limit).await)
+    };
+    assert_eq!(
+        retry(5, 10).await,
+        vec![d.clone(), c.clone()],
+        "failed, below 5 attempts, least recently tried first"
+    );
+    assert_eq!(retry(5, 1).await, vec![d.clone()], "limit");
+    assert_eq!(retry(3, 10).await, vec![c.clone()], "below 3 attempts");
+    assert_eq!(
+        retry(10, 10).await,
+        vec![e.clone(), d.clone(), c.clone()],
+        "below 10 attempts"
+    );
+    let mut d_sent = d.clone();
+    d_sent.status = NotificationStatus::Sent;
+    d_sent.attempts = 4;
+    d_sent.updated_at = at(20);
+    must("put", log.put(&d_sent).await);
+    assert_eq!(retry(5, 10).await, vec![c], "a sent record is not retried");
+    assert_eq!(
+        for_e1(Arc::clone(log), e3.clone()).await,
+        vec![d_sent],
+        "put replaced the record"
+    );
+}
+
+/// The directory returns the phone last recorded for a user id, and nothing for others.
+pub async fn directory_put_and_get(p: &Ports) {
+    let phone_of =
+        |sub: &'static str| async move { must("phone_of", p.directory.phone_of(sub).await) };
+    assert_eq!(phone_of("surveyor-1").await, None);
+    let first = Phone::parse("081234567890").expect("valid phone");
+    let contact = Contact {
+        sub: "surveyor-1".into(),
+        name: "Tim Survei Dinsos".into(),
+        role: "surveyor".into(),
+        phone: first.clone(),
+    };
+    must("put contact", (p.contacts)(contact.clone()).await);
+    assert_eq!(phone_of("surveyor-1").await, Some(first.clone()));
+    assert_eq!(phone_of("surveyor-2").await, None, "another user");
+    assert_eq!(phone_of("surveyor").await, None, "ids are whole strings");
+
+    let second = Phone::parse("+6281311112222").expect("valid phone");
+    must(
+        "replace contact",
+        (p.contacts)(Contact {
+            phone: second.clone(),
+            ..contact
+        })
+        .await,
+    );
+    assert_eq!(
+        phone_of("surveyor-1").await,
+        Some(second),
+        "the latest number"
+    );
+    must(
+        "another contact",
+        (p.contacts)(Contact {
+            sub: "gudang-1".into(),
+            name: "Petugas Gudang".into(),
+            role: actor_for(Action::Dispatch).role,
+            phone: first.clone(),
+        })
+        .await,
+    );
+    assert_eq!(phone_of("gudang-1").await, Some(first));
+}
