@@ -1,0 +1,547 @@
+//! [`StockStore`]: the catalogue, lots, the ledger, allocations and shipments, and
+//! [`StockStore::apply`], which turns one [`StockWrite`] into one `TransactWriteItems`.
+//!
+//! # Lots and the never-below-zero rule
+//!
+//! A lot is `PK = STOCK#<warehouse>`, `SK = LOT#<sku>#<lot id>` with the numbers `on_hand`,
+//! `allocated` and `available` (always `on_hand - allocated`). A condition expression can
+//! compare an attribute with a value but cannot compute (`on_hand - allocated >= :q` and
+//! `allocated + :q <= on_hand` are both inexpressible), so the difference is kept as an
+//! attribute of its own and updated in the same expression. A change of `(Δon_hand,
+//! Δallocated)` is
+//!
+//! ```text
+//! ADD on_hand :dh, allocated :da, available :dav        -- dav = dh - da
+//! condition: allocated >= -da   (when da < 0)
+//!        AND available >= -dav  (when dav < 0)
+//!        AND on_hand   >= -dh   (when dh < 0)
+//! ```
+//!
+//! which keeps `on_hand >= allocated >= 0` exactly. A lot that does not exist has no
+//! attributes, so any condition fails on it and an `ADD` to it creates it from zero: a
+//! receipt or positive adjustment creates its lot, anything else on an unknown lot is
+//! refused as insufficient stock, as in the embedded store. Several entries on one lot in one
+//! write are merged into one update (a transaction may touch an item once).
+//!
+//! # Order of the transaction (the first failed condition decides the error)
+//!
+//! idempotency record → request transition (version, history, guards, deliveries) →
+//! allocation (absent / status as read → `StateConflict`) → shipment (same) → lots
+//! (`InsufficientStock`) → ledger entries → item-used markers → events.
+//!
+//! # Size
+//!
+//! `TransactWriteItems` holds at most 100 items. A write needs one item per idempotency
+//! record, request (+1 history, +2 guards or +2 deliveries), allocation, shipment, distinct
+//! lot, ledger entry, item received (marker) and event. An allocation of the seed package
+//! (7 items, each from one or two lots) needs about 25–35; a receipt needs two per line plus
+//! one per item received, so receipts of more than about 45 lines exceed the limit. Such a
+//! write is refused before anything is sent, with `StoreError::Unavailable` naming the count
+//! (see the crate documentation for the proposed change).
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use shared::RequestId;
+use shared::fulfilment_ports::{
+    Allocation, AllocationStatus, Expect, LedgerEntry, Shipment, ShipmentStatus, StockStore,
+    StockWrite,
+};
+use shared::ports::{Page, StoreError};
+use shared::stock::{Item as CatalogItem, Lot, Package, Sku, WarehouseCode};
+
+use crate::codec::{CursorShape, DATA, Item, data, get_n, get_s, item, key, n, opt_s, s, to_json};
+use crate::keys::{
+    self, ALL_SHIPMENTS, ALLOCATION_SK, CATALOG_PK, CATALOG_VERSION_SK, ITEM_PREFIX,
+    PACKAGE_PREFIX, SHIPMENT_SK, USED_PREFIX, time_id, time_text,
+};
+use crate::outbox::outbox_action;
+use crate::requests::newest_first_page;
+use crate::store::{DynamoStore, Query, sdk_error};
+use crate::table::Index;
+use crate::tx::{Action, Failure, Why, back_off};
+
+/// Rounds of `delete_item` while packages keep changing under it.
+const CATALOG_RETRIES: u32 = 20;
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Unavailable(format!("stored {what} is invalid"))
+}
+
+fn lot_of(i: &Item) -> Result<Lot, StoreError> {
+    let what = "lot";
+    Ok(Lot {
+        lot_id: get_s(i, "lot_id", what)?.to_string(),
+        sku: Sku::parse(get_s(i, "sku", what)?).map_err(|_| corrupt("lot sku"))?,
+        expires_on: opt_s(i, "expires_on")
+            .map(|d| d.parse::<NaiveDate>().map_err(|_| corrupt("lot expiry")))
+            .transpose()?,
+        on_hand: get_n(i, "on_hand", what)?,
+        allocated: get_n(i, "allocated", what)?,
+    })
+}
+
+/// The changes of one write to one lot, merged.
+struct LotChange {
+    warehouse: String,
+    sku: String,
+    lot_id: String,
+    expires_on: Option<NaiveDate>,
+    delta_on_hand: i64,
+    delta_allocated: i64,
+}
+
+impl LotChange {
+    fn action(&self) -> Action {
+        let (dh, da) = (self.delta_on_hand, self.delta_allocated);
+        let dav = dh - da;
+        let mut set = "SET #e = :entity, #lot = :lot, #sku = :sku, #wh = :wh".to_string();
+        if self.expires_on.is_some() {
+            set.push_str(", #exp = if_not_exists(#exp, :exp)");
+        }
+        let mut action = Action::update(
+            key(
+                keys::stock_pk(&self.warehouse),
+                keys::lot_sk(&self.sku, &self.lot_id),
+            ),
+            format!("{set} ADD #oh :dh, #al :da, #av :dav"),
+        )
+        .name("#e", crate::codec::ENTITY)
+        .name("#lot", "lot_id")
+        .name("#sku", "sku")
+        .name("#wh", "warehouse")
+        .name("#oh", "on_hand")
+        .name("#al", "allocated")
+        .name("#av", "available")
+        .value(":entity", s("lot"))
+        .value(":lot", s(&self.lot_id))
+        .value(":sku", s(&self.sku))
+        .value(":wh", s(&self.warehouse))
+        .value(":dh", n(dh))
+        .value(":da", n(da))
+        .value(":dav", n(dav))
+        .or_fail(Why::Stock);
+        if let Some(d) = self.expires_on {
+            action = action
+                .name("#exp", "expires_on")
+                .value(":exp", s(d.format("%Y-%m-%d").to_string()));
+        }
+        let mut conditions = Vec::new();
+        for (delta, attr, placeholder) in [
+            (da, "#al", ":need_al"),
+            (dav, "#av", ":need_av"),
+            (dh, "#oh", ":need_oh"),
+        ] {
+            if delta < 0 {
+                conditions.push(format!("{attr} >= {placeholder}"));
+                action = action.value(placeholder, n(-delta));
+            }
+        }
+        if !conditions.is_empty() {
+            action = action.when(conditions.join(" AND "));
+        }
+        action
+    }
+}
+
+/// Merges the lot changes of `ledger` by lot, in order of first appearance.
+fn lot_changes(ledger: &[LedgerEntry]) -> Vec<LotChange> {
+    let mut out: Vec<LotChange> = Vec::new();
+    for e in ledger {
+        let (wh, sku) = (e.warehouse.as_str(), e.sku.as_str());
+        match out
+            .iter_mut()
+            .find(|c| c.lot_id == e.lot_id && c.sku == sku && c.warehouse == wh)
+        {
+            Some(c) => {
+                c.delta_on_hand += e.delta_on_hand;
+                c.delta_allocated += e.delta_allocated;
+                c.expires_on = c.expires_on.or(e.expires_on);
+            }
+            None => out.push(LotChange {
+                warehouse: wh.to_string(),
+                sku: sku.to_string(),
+                lot_id: e.lot_id.clone(),
+                expires_on: e.expires_on,
+                delta_on_hand: e.delta_on_hand,
+                delta_allocated: e.delta_allocated,
+            }),
+        }
+    }
+    out
+}
+
+fn expect_condition(action: Action, expected: Option<&'static str>) -> Action {
+    match expected {
+        None => action.when("attribute_not_exists(PK)"),
+        Some(status) => action
+            .when("#st = :expected")
+            .name("#st", "status")
+            .value(":expected", s(status)),
+    }
+    .or_fail(Why::State)
+}
+
+impl DynamoStore {
+    fn allocation_action(
+        &self,
+        a: &Allocation,
+        expect: Expect<AllocationStatus>,
+    ) -> Result<Action, StoreError> {
+        let mut i = item(keys::request_pk(&a.request_id), ALLOCATION_SK, "allocation");
+        i.insert("status".into(), s(a.status.as_str()));
+        i.insert(DATA.into(), s(to_json("allocation", a)?));
+        let expected = match expect {
+            Expect::Absent => None,
+            Expect::Status(st) => Some(st.as_str()),
+        };
+        Ok(expect_condition(Action::put(i), expected))
+    }
+
+    fn shipment_action(
+        &self,
+        sh: &Shipment,
+        expect: Expect<ShipmentStatus>,
+    ) -> Result<Action, StoreError> {
+        let mut i = item(keys::shipment_pk(&sh.id), SHIPMENT_SK, "shipment");
+        let sort = time_id(&sh.created_at, &sh.id);
+        i.insert("status".into(), s(sh.status.as_str()));
+        i.insert("created_at".into(), s(time_text(&sh.created_at)));
+        i.insert("request_id".into(), s(sh.request_id.as_str()));
+        i.insert(DATA.into(), s(to_json("shipment", sh)?));
+        i.insert(
+            Index::Status.pk().into(),
+            s(keys::shipments_by_status(sh.status.as_str())),
+        );
+        i.insert(Index::Status.sk().into(), s(sort.clone()));
+        i.insert(Index::Created.pk().into(), s(ALL_SHIPMENTS));
+        i.insert(Index::Created.sk().into(), s(sort));
+        let expected = match expect {
+            Expect::Absent => None,
+            Expect::Status(st) => Some(st.as_str()),
+        };
+        Ok(expect_condition(Action::put(i), expected))
+    }
+
+    /// Every action of `write`, in the order of precedence of their refusals.
+    fn stock_actions(&self, write: &StockWrite) -> Result<Vec<Action>, StoreError> {
+        for e in &write.ledger {
+            // The ledger is the stock's history: an entry whose deltas contradict its
+            // movement would make it lie, so it is refused as the caller's bug.
+            if e.movement.deltas(e.quantity) != (e.delta_on_hand, e.delta_allocated) {
+                return Err(StoreError::Unavailable(format!(
+                    "ledger entry {} has deltas that do not follow from its movement",
+                    e.id
+                )));
+            }
+        }
+        let mut actions = Vec::new();
+        if let Some(idem) = &write.idempotency {
+            actions.push(self.idempotency_action(idem)?);
+        }
+        if let Some((request, entry)) = &write.request {
+            actions.extend(self.transition_actions(request, entry)?);
+        }
+        if let Some((a, expect)) = &write.allocation {
+            actions.push(self.allocation_action(a, *expect)?);
+        }
+        if let Some((sh, expect)) = &write.shipment {
+            actions.push(self.shipment_action(sh, *expect)?);
+        }
+        actions.extend(lot_changes(&write.ledger).iter().map(LotChange::action));
+        let mut received = BTreeSet::new();
+        for e in &write.ledger {
+            let mut i = item(
+                keys::ledger_pk(e.warehouse.as_str(), e.sku.as_str()),
+                &e.id,
+                "ledger",
+            );
+            i.insert(DATA.into(), s(to_json("ledger entry", e)?));
+            actions.push(
+                Action::put(i)
+                    .when("attribute_not_exists(PK)")
+                    .or_fail(Why::Consistency("a ledger entry with this id exists")),
+            );
+            if e.delta_on_hand > 0 {
+                received.insert(e.sku.as_str());
+            }
+        }
+        // Stock of an item came in: from now on the item is in use (see `delete_item`).
+        // Every lot starts with such an entry; nothing else can create one.
+        for sku in received {
+            actions.push(Action::put(item(
+                CATALOG_PK,
+                format!("{USED_PREFIX}{sku}"),
+                "item_used",
+            )));
+        }
+        for event in &write.events {
+            actions.push(outbox_action(self, event)?);
+        }
+        Ok(actions)
+    }
+
+    async fn catalog<T: serde::de::DeserializeOwned>(
+        &self,
+        prefix: &str,
+        what: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        self.query(Query::table(CATALOG_PK).prefix(prefix), usize::MAX)
+            .await?
+            .iter()
+            .map(|i| data(i, what))
+            .collect()
+    }
+
+    fn catalog_version_check(version: Option<u64>) -> Action {
+        let k = key(CATALOG_PK, CATALOG_VERSION_SK);
+        match version {
+            None => Action::check(k, "attribute_not_exists(PK)"),
+            Some(v) => Action::check(k, "#v = :v")
+                .name("#v", "version")
+                .value(":v", n(v)),
+        }
+        .or_fail(Why::Moved)
+    }
+}
+
+#[async_trait]
+impl StockStore for DynamoStore {
+    async fn items(&self) -> Result<Vec<CatalogItem>, StoreError> {
+        self.catalog(ITEM_PREFIX, "item").await
+    }
+
+    async fn put_item(&self, it: &CatalogItem) -> Result<(), StoreError> {
+        let mut i = item(
+            CATALOG_PK,
+            format!("{ITEM_PREFIX}{}", it.sku.as_str()),
+            "item",
+        );
+        i.insert(DATA.into(), s(to_json("item", it)?));
+        self.inner
+            .client
+            .put_item()
+            .table_name(&self.inner.table)
+            .set_item(Some(i))
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutItem", e))?;
+        Ok(())
+    }
+
+    /// Refused when a package lists the item or stock of it was ever received (its
+    /// `USED#<sku>` marker). The catalogue version read with the packages is checked in the
+    /// same transaction, so a package written meanwhile makes it read again.
+    async fn delete_item(&self, sku: &Sku) -> Result<(), StoreError> {
+        for attempt in 0..CATALOG_RETRIES {
+            let version = match self.get_item(CATALOG_PK, CATALOG_VERSION_SK).await? {
+                Some(i) => Some(get_n::<u64>(&i, "version", "catalogue version")?),
+                None => None,
+            };
+            let packages: Vec<Package> = self.catalog(PACKAGE_PREFIX, "package").await?;
+            if packages
+                .iter()
+                .any(|p| p.lines.iter().any(|l| &l.sku == sku))
+            {
+                return Err(StoreError::InUse);
+            }
+            let actions = vec![
+                Action::check(
+                    key(CATALOG_PK, format!("{USED_PREFIX}{}", sku.as_str())),
+                    "attribute_not_exists(PK)",
+                )
+                .or_fail(Why::InUse),
+                Self::catalog_version_check(version),
+                Action::delete(key(CATALOG_PK, format!("{ITEM_PREFIX}{}", sku.as_str()))),
+            ];
+            match self.commit(actions).await {
+                Ok(()) => return Ok(()),
+                Err(Failure::Condition {
+                    why: Why::Moved, ..
+                }) => back_off(attempt.min(4)).await,
+                Err(f) => return Err(f.into_store_error()),
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the packages kept changing while the item was deleted".into(),
+        ))
+    }
+
+    async fn packages(&self) -> Result<Vec<Package>, StoreError> {
+        self.catalog(PACKAGE_PREFIX, "package").await
+    }
+
+    async fn package(&self, code: &str) -> Result<Option<Package>, StoreError> {
+        self.get_item(CATALOG_PK, &format!("{PACKAGE_PREFIX}{code}"))
+            .await?
+            .map(|i| data(&i, "package"))
+            .transpose()
+    }
+
+    async fn put_package(&self, package: &Package) -> Result<(), StoreError> {
+        let mut i = item(
+            CATALOG_PK,
+            format!("{PACKAGE_PREFIX}{}", package.code),
+            "package",
+        );
+        i.insert(DATA.into(), s(to_json("package", package)?));
+        let actions = vec![
+            Action::put(i),
+            Action::update(
+                key(CATALOG_PK, CATALOG_VERSION_SK),
+                "SET #e = :entity ADD #v :one",
+            )
+            .name("#e", crate::codec::ENTITY)
+            .name("#v", "version")
+            .value(":entity", s("catalog_version"))
+            .value(":one", n(1)),
+        ];
+        self.commit(actions)
+            .await
+            .map_err(Failure::into_store_error)
+    }
+
+    async fn lots(
+        &self,
+        warehouse: &WarehouseCode,
+        skus: Option<&[Sku]>,
+    ) -> Result<Vec<Lot>, StoreError> {
+        let pk = keys::stock_pk(warehouse.as_str());
+        let mut items = Vec::new();
+        match skus {
+            Some(skus) => {
+                let distinct: BTreeSet<&str> = skus.iter().map(Sku::as_str).collect();
+                for sku in distinct {
+                    items.extend(
+                        self.query(
+                            Query::table(pk.clone()).prefix(keys::lot_prefix(sku)),
+                            usize::MAX,
+                        )
+                        .await?,
+                    );
+                }
+            }
+            None => {
+                items = self
+                    .query(Query::table(pk).prefix("LOT#"), usize::MAX)
+                    .await?;
+            }
+        }
+        let mut lots = items.iter().map(lot_of).collect::<Result<Vec<_>, _>>()?;
+        // Oldest first over all items: lot ids are UUIDv7, which sort by time.
+        lots.sort_by(|a, b| a.lot_id.cmp(&b.lot_id));
+        Ok(lots)
+    }
+
+    async fn ledger(
+        &self,
+        warehouse: &WarehouseCode,
+        sku: &Sku,
+    ) -> Result<Vec<LedgerEntry>, StoreError> {
+        self.query(
+            Query::table(keys::ledger_pk(warehouse.as_str(), sku.as_str())),
+            usize::MAX,
+        )
+        .await?
+        .iter()
+        .map(|i| data(i, "ledger entry"))
+        .collect()
+    }
+
+    async fn allocation(&self, request_id: &RequestId) -> Result<Option<Allocation>, StoreError> {
+        self.get_item(&keys::request_pk(request_id), ALLOCATION_SK)
+            .await?
+            .map(|i| data(&i, "allocation"))
+            .transpose()
+    }
+
+    async fn shipment(&self, id: &str) -> Result<Option<Shipment>, StoreError> {
+        self.get_item(&keys::shipment_pk(id), SHIPMENT_SK)
+            .await?
+            .map(|i| data(&i, "shipment"))
+            .transpose()
+    }
+
+    async fn shipments(
+        &self,
+        status: Option<ShipmentStatus>,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> Result<Page<Shipment>, StoreError> {
+        let (index, partition) = match status {
+            Some(st) => (Index::Status, keys::shipments_by_status(st.as_str())),
+            None => (Index::Created, ALL_SHIPMENTS.to_string()),
+        };
+        let shape = CursorShape {
+            index,
+            partition: &partition,
+            pk_prefix: "SHIP#",
+            sk: SHIPMENT_SK,
+            valid_id: |id| !id.is_empty() && id.len() <= 200 && !id.contains('#'),
+        };
+        let (items, next_cursor) =
+            newest_first_page(self, &shape, limit, cursor.as_deref()).await?;
+        Ok(Page {
+            items: items
+                .iter()
+                .map(|i| data(i, "shipment"))
+                .collect::<Result<_, _>>()?,
+            next_cursor,
+        })
+    }
+
+    async fn apply(&self, write: StockWrite) -> Result<(), StoreError> {
+        let actions = self.stock_actions(&write)?;
+        self.commit(actions)
+            .await
+            .map_err(Failure::into_store_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use shared::request::ActorRef;
+    use shared::stock::Movement;
+
+    fn entry(lot: &str, movement: Movement, q: i64) -> LedgerEntry {
+        LedgerEntry::new(
+            uuid::Uuid::now_v7().to_string(),
+            Utc::now(),
+            &WarehouseCode::default_warehouse(),
+            lot,
+            &Sku::parse("BERAS").unwrap(),
+            None,
+            movement,
+            q,
+            &ActorRef::system(),
+            "test",
+            "ref",
+        )
+    }
+
+    #[test]
+    fn entries_on_one_lot_merge_into_one_change() {
+        let changes = lot_changes(&[
+            entry("a", Movement::Receipt, 10),
+            entry("b", Movement::Allocation, 3),
+            entry("a", Movement::Allocation, 4),
+            entry("a", Movement::Dispatch, 4),
+        ]);
+        assert_eq!(changes.len(), 2);
+        assert_eq!(
+            (
+                changes[0].lot_id.as_str(),
+                changes[0].delta_on_hand,
+                changes[0].delta_allocated
+            ),
+            ("a", 6, 0)
+        );
+        assert_eq!(
+            (changes[1].delta_on_hand, changes[1].delta_allocated),
+            (0, 3)
+        );
+    }
+}

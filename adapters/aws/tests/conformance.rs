@@ -1,0 +1,30 @@
+//! The store conformance suite ([`basoka_conformance`]) against [`basoka_aws::DynamoStore`] on
+//! moto: one test per case, each on a fresh table (a unique name) on the moto server that
+//! `BASOKA_TEST_AWS_ENDPOINT` names. Without that variable every test fails and says how to
+//! start moto (`eval "$(scripts/moto)"`); `BASOKA_SKIP_AWS_TESTS=1` compiles them out and
+//! leaves one test that says so.
+
+#[cfg(not(basoka_skip_aws_tests))]
+mod support;
+
+#[cfg(not(basoka_skip_aws_tests))]
+mod on_moto {
+    use basoka_aws::AwsAdapters;
+    use basoka_conformance::Ports;
+
+    use crate::support::{fresh_adapters, ports_of};
+
+    async fn fresh() -> (AwsAdapters, Ports) {
+        let adapters = fresh_adapters().await;
+        let ports = ports_of(&adapters);
+        (adapters, ports)
+    }
+
+    basoka_conformance::conformance_tests!(fresh);
+}
+
+#[cfg(basoka_skip_aws_tests)]
+#[test]
+fn aws_conformance_skipped() {
+    eprintln!("BASOKA_SKIP_AWS_TESTS=1: the AWS conformance suite was not run");
+}
