@@ -1,4 +1,5 @@
-//! The data folder: the embedded database and the local token secret live here.
+//! The data folder: the embedded database and the local secrets live here (the token
+//! signing secret, and the NIK/KK hash key when the runner uses an AWS emulator).
 
 use std::fs;
 use std::io::Write;
@@ -20,29 +21,48 @@ impl DataDirArg {
     }
 }
 
-/// Name of the file holding the HS256 secret.
-const SECRET_FILE: &str = "jwt-secret";
-
 /// The token secret: `BASOKA_JWT_SECRET` if set, else the data folder's `jwt-secret` file,
 /// created (random, readable by the owner only) on first use.
 pub fn token_secret(dir: &Path) -> Result<Vec<u8>, String> {
-    if let Ok(s) = std::env::var("BASOKA_JWT_SECRET") {
-        if s.len() < basoka_web::tokens::MIN_SECRET_LEN {
-            return Err("BASOKA_JWT_SECRET must be at least 16 characters".into());
+    secret(
+        dir,
+        "jwt-secret",
+        "BASOKA_JWT_SECRET",
+        basoka_web::tokens::MIN_SECRET_LEN,
+    )
+    .map(String::into_bytes)
+}
+
+/// The NIK/KK hash key for an AWS emulator: `BASOKA_HASH_KEY` if set, else the data folder's
+/// `hash-key` file, created on first use. (Against real AWS the key must come from the
+/// environment: see `backend.rs`.)
+pub fn emulator_hash_key(dir: &Path) -> Result<String, String> {
+    secret(dir, "hash-key", "BASOKA_HASH_KEY", 32)
+}
+
+/// A secret from `env`, else from `dir/file`, else a new random one written there
+/// (64 hex digits, mode 0600).
+fn secret(dir: &Path, file: &str, env: &str, min_len: usize) -> Result<String, String> {
+    if let Ok(s) = std::env::var(env) {
+        if s.len() < min_len {
+            return Err(format!("{env} must be at least {min_len} characters"));
         }
-        return Ok(s.into_bytes());
+        return Ok(s);
     }
-    let path = dir.join(SECRET_FILE);
+    let path = dir.join(file);
     match fs::read_to_string(&path) {
-        Ok(s) if s.trim().len() >= basoka_web::tokens::MIN_SECRET_LEN => {
-            return Ok(s.trim().as_bytes().to_vec());
+        Ok(s) if s.trim().len() >= min_len => return Ok(s.trim().to_string()),
+        Ok(_) => {
+            return Err(format!(
+                "{} is shorter than {min_len} characters",
+                path.display()
+            ));
         }
-        Ok(_) => return Err(format!("{} is shorter than 16 characters", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     }
     fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let secret: String = {
+    let value: String = {
         use rand::Rng;
         let mut rng = rand::rng();
         (0..32)
@@ -58,13 +78,13 @@ pub fn token_secret(dir: &Path) -> Result<Vec<u8>, String> {
     }
     match options.open(&path) {
         Ok(mut f) => {
-            f.write_all(secret.as_bytes())
+            f.write_all(value.as_bytes())
                 .and_then(|_| f.sync_all())
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            Ok(secret.into_bytes())
+            Ok(value)
         }
         // Another process (serve and token started together) created it first: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => token_secret(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => secret(dir, file, env, min_len),
         Err(e) => Err(format!("cannot create {}: {e}", path.display())),
     }
 }

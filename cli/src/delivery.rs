@@ -9,16 +9,19 @@
 //! idempotent on the event id.
 //!
 //! An event whose handler keeps failing is retried with back-off; after [`MAX_ATTEMPTS`] it is
-//! set aside in the dead-letter list (the local analogue of a queue's DLQ, kept in the store's
-//! settings under `deadletter.<consumer>.<event id>`) so that one bad event cannot stop the
-//! others forever.
+//! set aside as a dead letter (the local analogue of a queue's DLQ: logged, and on the
+//! embedded store kept in its settings under `deadletter.<consumer>.<event id>`) so that one
+//! bad event cannot stop the others forever.
+//!
+//! The same loop serves both backends: it reads the [`Outbox`] port, which the embedded store
+//! and the DynamoDB table both implement. With `--backend aws` the handlers are the Lambda
+//! functions' own entry points, handed each event as the SQS message the queue would carry.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use basoka_embedded::EmbeddedStore;
 use shared::AppError;
 use shared::events::Event;
 use shared::ports::Outbox;
@@ -34,6 +37,11 @@ const BATCH: usize = 100;
 /// A consumer's handler.
 pub type Handler =
     Arc<dyn Fn(Event) -> Pin<Box<dyn Future<Output = Result<(), AppError>> + Send>> + Send + Sync>;
+
+/// Where an event that failed [`MAX_ATTEMPTS`] times is set aside: `(key, error)`, with key
+/// `deadletter.<consumer>.<event id>`.
+pub type DeadLetters =
+    Arc<dyn Fn(String, String) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 /// How the runner delivers, from the environment (for tests and operations):
 /// `BASOKA_DELIVERY=off` starts no consumer (events wait in the outbox, e.g. to show that a
@@ -61,7 +69,8 @@ impl DeliveryMode {
 
 /// Runs one consumer until `stop` turns true.
 pub async fn run_consumer(
-    store: EmbeddedStore,
+    store: Arc<dyn Outbox>,
+    dead_letters: DeadLetters,
     name: &'static str,
     handler: Handler,
     repeat: u32,
@@ -99,9 +108,7 @@ pub async fn run_consumer(
                         Err(e) => {
                             tracing::error!(consumer = name, event_id = %item.event.id.as_str(), event_type = item.event.type_name(), error = %e, "handler failed {MAX_ATTEMPTS} times; event set aside (dead letter)");
                             let key = format!("deadletter.{name}.{}", item.event.id.as_str());
-                            if let Err(e) = store.kv_set(&key, &e.to_string()).await {
-                                tracing::error!(error = %e, "cannot record the dead letter");
-                            }
+                            dead_letters(key, e.to_string()).await;
                             break;
                         }
                     }

@@ -1,9 +1,13 @@
 //! `basoka`: the local runner and ops tool.
 //!
-//! * `basoka serve` runs every HTTP function on one port over the embedded store;
+//! * `basoka serve` runs every HTTP function on one port over the embedded store (or, with
+//!   `--backend aws`, over DynamoDB and SNS);
 //! * `basoka token` prints a bearer token the server accepts, for a role;
-//! * `basoka registry import FILE.csv` loads the DTKS/DTSEN registry export.
+//! * `basoka registry import FILE.csv` loads the DTKS/DTSEN registry export;
+//! * `basoka seed` puts the warehouse, items, package and opening stock into an empty store
+//!   (`serve` does it on its first run; on AWS ops run it once per stage).
 
+mod backend;
 mod datadir;
 mod delivery;
 mod registry;
@@ -38,6 +42,16 @@ enum Command {
         #[command(subcommand)]
         command: RegistryCommand,
     },
+    /// Seed an empty store: warehouse, items, package PAKET-SEMBAKO, opening stock.
+    Seed {
+        /// Leave the opening stock of 50 packages out.
+        #[arg(long)]
+        no_opening_stock: bool,
+        #[command(flatten)]
+        data: datadir::DataDirArg,
+        #[command(flatten)]
+        backend: backend::BackendArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -48,6 +62,8 @@ enum RegistryCommand {
         file: PathBuf,
         #[command(flatten)]
         data: datadir::DataDirArg,
+        #[command(flatten)]
+        backend: backend::BackendArgs,
     },
 }
 
@@ -57,8 +73,18 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Token(args) => token::run(args),
         Command::Registry {
-            command: RegistryCommand::Import { file, data },
-        } => registry::import(&file, &data.resolve()),
+            command:
+                RegistryCommand::Import {
+                    file,
+                    data,
+                    backend,
+                },
+        } => registry::import(&file, &data.resolve(), &backend),
+        Command::Seed {
+            no_opening_stock,
+            data,
+            backend,
+        } => seed::command(&data.resolve(), &backend, !no_opening_stock),
     };
     match result {
         Ok(code) => code,

@@ -1,4 +1,5 @@
-//! `basoka registry import FILE.csv`: loads the DTKS/DTSEN export into the embedded store.
+//! `basoka registry import FILE.csv`: loads the DTKS/DTSEN export into the store (the
+//! embedded one, or the DynamoDB table with `--backend aws`).
 //!
 //! Every bad row is reported with its line number and reason; good rows load; loading the
 //! same file again changes nothing. On a terminal a progress bar shows how far it got.
@@ -7,9 +8,8 @@ use std::fs::File;
 use std::path::Path;
 use std::process::ExitCode;
 
-use basoka_embedded::EmbeddedStore;
 use indicatif::{ProgressBar, ProgressStyle};
-use shared::ports::{ImportCounts, RegistryStore};
+use shared::ports::ImportCounts;
 use shared::registry::read_registry;
 
 /// Rows written per transaction.
@@ -18,16 +18,19 @@ const BATCH: usize = 2_000;
 /// Exit code when some rows were refused (the good ones are loaded).
 const SOME_ROWS_REFUSED: u8 = 3;
 
-pub fn import(file: &Path, dir: &Path) -> Result<ExitCode, String> {
+pub fn import(
+    file: &Path,
+    dir: &Path,
+    backend: &crate::backend::BackendArgs,
+) -> Result<ExitCode, String> {
     let f = File::open(file).map_err(|e| format!("cannot open {}: {e}", file.display()))?;
     let rows = read_registry(f).map_err(|e| format!("{}: {e}", file.display()))?;
     let rows: Vec<_> = rows.collect();
-    let store = EmbeddedStore::open(dir)
-        .map_err(|e| format!("cannot open the store in {}: {e}", dir.display()))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
+    let store = rt.block_on(backend.open(dir))?.registry();
 
     let bar = ProgressBar::new(rows.len() as u64);
     bar.set_style(

@@ -1,63 +1,43 @@
-//! What a first run puts in an empty data folder (DESIGN §9): the 56 kelurahan (built in),
-//! the warehouse "Gudang Dinsos Kota Bekasi" with the items of the 2020 Bekasi package, the
-//! package `PAKET-SEMBAKO` itself, and an opening stock of 50 packages received through the
-//! ordinary receipt path (so it is in the ledger like any delivery). Each part is done once,
-//! remembered in the store's settings.
+//! What a first run puts in an empty store (DESIGN §9): the warehouse "Gudang Dinsos Kota
+//! Bekasi" with the items of the 2020 Bekasi package, the package `PAKET-SEMBAKO` itself, and
+//! an opening stock of 50 packages received through the ordinary receipt path (so it is in
+//! the ledger like any delivery). The 56 kelurahan are built into the domain crate.
+//!
+//! Each part is done once, judged from the data itself, so the same code seeds the embedded
+//! store and a DynamoDB table (`basoka seed --backend aws`): the catalogue when the package
+//! does not exist yet, the opening stock when the warehouse has no lot at all (a warehouse
+//! that has received anything, even if it is empty now, is never topped up).
 
-use basoka_embedded::EmbeddedStore;
 use chrono::Duration;
 use shared::Caller;
 use shared::Role;
 use shared::fulfilment::{self, FulfilDeps};
-use shared::fulfilment_ports::StockStore;
-use shared::stock::{self, DEFAULT_WAREHOUSE, DEFAULT_WAREHOUSE_NAME};
+use shared::stock::{self, DEFAULT_WAREHOUSE, DEFAULT_WAREHOUSE_NAME, WarehouseCode};
 
 /// Packages' worth of opening stock.
 pub const OPENING_PACKAGES: u64 = 50;
 
-async fn once(store: &EmbeddedStore, key: &str) -> Result<bool, String> {
-    Ok(store
-        .kv_get(key)
-        .await
-        .map_err(|e| e.to_string())?
-        .is_none())
-}
-
-async fn done(store: &EmbeddedStore, key: &str, value: &str) -> Result<(), String> {
-    store.kv_set(key, value).await.map_err(|e| e.to_string())
-}
-
-pub async fn run(
-    store: &EmbeddedStore,
-    deps: &FulfilDeps,
-    opening_stock: bool,
-) -> Result<(), String> {
-    if once(store, "seed.kelurahan").await? {
-        let n = shared::KelurahanCode::all().count();
-        done(store, "seed.kelurahan", &n.to_string()).await?;
-        eprintln!(
-            "First run: {n} kelurahan of Kota Bekasi (12 kecamatan) from shared/data/bekasi_wilayah.csv."
-        );
-    }
-    if once(store, "seed.catalogue").await? {
+/// Seeds what is missing; says what it did on stderr.
+pub async fn run(deps: &FulfilDeps, opening_stock: bool) -> Result<(), String> {
+    let store = &deps.stock;
+    let now = deps.clock.now();
+    let package = stock::seed_package(now);
+    let err = |e: shared::ports::StoreError| e.to_string();
+    if store.package(&package.code).await.map_err(err)?.is_none() {
         for item in stock::seed_items() {
-            store.put_item(&item).await.map_err(|e| e.to_string())?;
+            store.put_item(&item).await.map_err(err)?;
         }
-        let package = stock::seed_package(deps.clock.now());
-        store
-            .put_package(&package)
-            .await
-            .map_err(|e| e.to_string())?;
-        done(store, "seed.catalogue", "1").await?;
+        store.put_package(&package).await.map_err(err)?;
         eprintln!(
-            "First run: warehouse {DEFAULT_WAREHOUSE} ({DEFAULT_WAREHOUSE_NAME}), {} items, package {}.",
+            "First run: {} kelurahan of Kota Bekasi (12 kecamatan), warehouse {DEFAULT_WAREHOUSE} ({DEFAULT_WAREHOUSE_NAME}), {} items, package {}.",
+            shared::KelurahanCode::all().count(),
             stock::seed_items().len(),
             package.code
         );
     }
-    if opening_stock && once(store, "seed.opening_stock").await? {
-        let package = stock::seed_package(deps.clock.now());
-        let today = deps.clock.now().date_naive();
+    let warehouse = WarehouseCode::default_warehouse();
+    if opening_stock && store.lots(&warehouse, None).await.map_err(err)?.is_empty() {
+        let today = now.date_naive();
         let lines: Vec<_> = package
             .lines
             .iter()
@@ -86,11 +66,28 @@ pub async fn run(
         fulfilment::receive(deps, &seeder, Some("seed-opening-stock"), &body)
             .await
             .map_err(|e| format!("cannot receive the opening stock: {e:?}"))?;
-        done(store, "seed.opening_stock", &OPENING_PACKAGES.to_string()).await?;
         eprintln!(
             "First run: opening stock of {OPENING_PACKAGES} x {} received (reference STOK-AWAL).",
             package.code
         );
     }
     Ok(())
+}
+
+/// `basoka seed`: [`run`] on the store the flags name.
+pub fn command(
+    dir: &std::path::Path,
+    backend: &crate::backend::BackendArgs,
+    opening_stock: bool,
+) -> Result<std::process::ExitCode, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let store = backend.open(dir).await?;
+        run(&store.fulfil_deps(), opening_stock).await?;
+        println!("Seeded {} (what was missing).", backend.describe(dir));
+        Ok(std::process::ExitCode::SUCCESS)
+    })
 }

@@ -1,9 +1,17 @@
-//! `basoka serve`: every HTTP function of BASOKA on one port, over the embedded store.
+//! `basoka serve`: every HTTP function of BASOKA on one port, over the embedded store or
+//! (`--backend aws`) over DynamoDB and SNS.
 //!
-//! The routers are the functions' own (`submit-request`, `verify-survey`), merged; the runner
-//! adds what API Gateway adds on AWS: token verification, the body limit, request logs and a
-//! problem+json answer for unknown routes. Store calls run on the blocking pool, so the async
-//! workers only parse, route and serialise.
+//! The routers are the functions' own (`submit-request`, `verify-survey`, `allocate-stock`),
+//! merged; the runner adds what API Gateway adds on AWS: token verification, the body limit,
+//! request logs and a problem+json answer for unknown routes. The queues are in-process
+//! ([`crate::delivery`]): one task per consumer reads the outbox and hands each event on.
+//! Embedded store calls run on the blocking pool, so the async workers only parse, route and
+//! serialise.
+//!
+//! With `--backend aws` the stores and the SMS sender are the Lambda functions' own adapters
+//! (`basoka_aws`), and each event reaches `allocate-stock` and `notify` through their Lambda
+//! entry points, as the SQS message their queue would deliver: what runs on AWS, minus API
+//! Gateway, the stream pipe and the queues, which an emulator such as moto does not run.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -13,24 +21,24 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use basoka_embedded::{EmbeddedStore, FileSms};
+use basoka_lambda::http::ContactBook;
 use basoka_web::{BODY_LIMIT, TokenVerifier};
 use clap::Args;
-use shared::Phone;
+use shared::events::Event;
 use shared::fulfilment::FulfilDeps;
 use shared::notify::{NotifyConfig, NotifyDeps};
 use shared::policy::Policy;
-use shared::ports::{Clock, Deps, Ids, RandomIds, SystemClock};
-use shared::stock::WarehouseCode;
+use shared::ports::{Clock, Deps, Outbox, RandomIds, SystemClock};
+use shared::{AppError, Phone};
 use tokio::sync::watch;
+
+use crate::backend::{Backend, BackendArgs, embedded_fulfil_deps};
+use crate::datadir::{self, DataDirArg};
+use crate::delivery::{self, DeadLetters, DeliveryMode, Handler};
+use crate::seed;
 
 /// The local SMS outbox file, in the data folder: one JSON line per SMS.
 pub const SMS_OUTBOX: &str = "sms-outbox.jsonl";
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa_axum::router::OpenApiRouter;
-
-use crate::datadir::{self, DataDirArg};
-use crate::delivery::{self, DeliveryMode, Handler};
-use crate::seed;
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -57,65 +65,39 @@ pub struct ServeArgs {
     no_opening_stock: bool,
     #[command(flatten)]
     data: DataDirArg,
+    #[command(flatten)]
+    backend: BackendArgs,
 }
 
-/// The OpenAPI document and the router of every function, merged.
-pub fn app(deps: Arc<Deps>, fulfil: Arc<FulfilDeps>, verifier: TokenVerifier) -> Router {
-    let (router, mut openapi) = OpenApiRouter::new()
-        .merge(submit_request::router().with_state(deps.clone()))
-        .merge(verify_survey::router().with_state(deps))
-        .merge(allocate_stock::router().with_state(fulfil))
-        .split_for_parts();
-    openapi.info.title = "BASOKA API".into();
-    openapi.info.version = "1".into();
-    openapi.info.description = Some(
-        "Bantuan Sosial Kedaruratan — Dinas Sosial Kota Bekasi. Errors are RFC 9457 problem+json with a stable `code`."
-            .into(),
-    );
-    openapi
-        .components
-        .get_or_insert_with(Default::default)
-        .add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-    let openapi = Arc::new(openapi);
-    let spec = {
-        let openapi = openapi.clone();
-        move || {
-            let openapi = openapi.clone();
-            async move { axum::Json(openapi.as_ref().clone()) }
-        }
-    };
+/// The router of every function and the open routes, behind the local token check.
+pub fn app(
+    deps: Arc<Deps>,
+    fulfil: Arc<FulfilDeps>,
+    verifier: TokenVerifier,
+    contacts: Option<Arc<ContactBook>>,
+) -> Router {
+    let requests: Router = submit_request::router().with_state(deps.clone()).into();
+    let survey: Router = verify_survey::router().with_state(deps).into();
+    let stock: Router = allocate_stock::router().with_state(fulfil).into();
+    let mut router = requests
+        .merge(survey)
+        .merge(stock)
+        .merge(basoka_web::meta::router(submit_request::api_document()))
+        .fallback(basoka_web::not_found);
+    if let Some(book) = contacts {
+        // Inside the token check, which attaches the caller it notes.
+        router = router.layer(axum::middleware::from_fn_with_state(
+            book,
+            basoka_lambda::http::remember_callers,
+        ));
+    }
     router
-        .route("/v1/health", axum::routing::get(basoka_web::health))
-        .route("/v1/openapi.json", axum::routing::get(spec))
-        .route("/v1/kelurahan", axum::routing::get(kelurahan_list))
-        .fallback(basoka_web::not_found)
         .layer(axum::middleware::from_fn_with_state(
             verifier,
             basoka_web::local_auth,
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::trace::TraceLayer::new_for_http())
-}
-
-/// `GET /v1/kelurahan`: the built-in reference list, for clients' pickers.
-async fn kelurahan_list() -> axum::Json<serde_json::Value> {
-    let items: Vec<_> = shared::KelurahanCode::all()
-        .map(|k| {
-            serde_json::json!({
-                "code": k.as_str(), "name": k.name(),
-                "kecamatan_code": k.kecamatan_code(), "kecamatan_name": k.kecamatan_name(),
-            })
-        })
-        .collect();
-    axum::Json(serde_json::json!({ "items": items }))
 }
 
 fn init_logs() {
@@ -128,98 +110,226 @@ fn init_logs() {
         .try_init();
 }
 
+/// Everything the server and its consumers run on, for one backend.
+struct Wired {
+    deps: Arc<Deps>,
+    fulfil: Arc<FulfilDeps>,
+    outbox: Arc<dyn Outbox>,
+    dead_letters: DeadLetters,
+    allocate: Handler,
+    notify: Handler,
+    /// Sends failed SMS again; how many went out.
+    retry: Arc<dyn Fn() -> BoxFuture<Result<usize, String>> + Send + Sync>,
+    contacts: Option<Arc<ContactBook>>,
+    /// Where the SMS go, for the banner.
+    sms: String,
+}
+
+type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+/// The settings both backends share.
+struct Settings {
+    policy: Policy,
+    notify: NotifyConfig,
+}
+
+fn wire_embedded(dir: &Path, settings: Settings) -> Result<Wired, String> {
+    let store = EmbeddedStore::open(dir)
+        .map_err(|e| format!("cannot open the store in {}: {e}", dir.display()))?;
+    let shared_store = Arc::new(store.clone());
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let deps = Arc::new(Deps {
+        requests: shared_store.clone(),
+        idempotency: shared_store.clone(),
+        registry: shared_store.clone(),
+        clock: clock.clone(),
+        ids: Arc::new(RandomIds),
+        policy: settings.policy,
+        catalog: Some(shared_store.clone()),
+    });
+    let fulfil = Arc::new(embedded_fulfil_deps(&store));
+    let outbox_file = dir.join(SMS_OUTBOX);
+    let notify_deps = Arc::new(NotifyDeps {
+        requests: shared_store.clone(),
+        directory: shared_store.clone(),
+        log: shared_store.clone(),
+        sender: Arc::new(FileSms::new(outbox_file.clone())),
+        clock,
+        config: settings.notify,
+    });
+    let allocate: Handler = {
+        let fulfil = fulfil.clone();
+        Arc::new(move |event| {
+            let fulfil = fulfil.clone();
+            Box::pin(async move { allocate_stock::handle_event(&fulfil, &event).await })
+        })
+    };
+    let notify: Handler = {
+        let nd = notify_deps.clone();
+        Arc::new(move |event| {
+            let nd = nd.clone();
+            Box::pin(async move { notify::handle_event(&nd, &event).await.map(|_| ()) })
+        })
+    };
+    let dead_letters: DeadLetters = {
+        let store = store.clone();
+        Arc::new(move |key, error| {
+            let store = store.clone();
+            Box::pin(async move {
+                if let Err(e) = store.kv_set(&key, &error).await {
+                    tracing::error!(error = %e, "cannot record the dead letter");
+                }
+            })
+        })
+    };
+    Ok(Wired {
+        deps,
+        fulfil,
+        outbox: shared_store,
+        dead_letters,
+        allocate,
+        notify,
+        retry: Arc::new(move || {
+            let nd = notify_deps.clone();
+            Box::pin(async move { notify::retry_failed(&nd).await.map_err(|e| e.to_string()) })
+        }),
+        contacts: None,
+        sms: outbox_file.display().to_string(),
+    })
+}
+
+/// A consumer on AWS: the Lambda function's own entry point, handed the event as the SQS
+/// message its queue would deliver.
+fn lambda_consumer(function: basoka_lambda::Function) -> Handler {
+    let function = Arc::new(function);
+    Arc::new(move |event: Event| {
+        let function = function.clone();
+        Box::pin(async move {
+            let body = serde_json::to_string(&event)
+                .map_err(|e| AppError::Unavailable(format!("cannot encode the event: {e}")))?;
+            // One message per event: the event id serves as the message id.
+            let batch = basoka_lambda::queue::sqs_batch(
+                function.name(),
+                [(event.id.as_str(), body.as_str())],
+            );
+            let answer = function
+                .handle(batch, lambda_runtime::Context::default())
+                .await
+                .map_err(|e| AppError::Unavailable(e.to_string()))?;
+            if basoka_lambda::queue::failed_ids(&answer).is_empty() {
+                Ok(())
+            } else {
+                Err(AppError::Unavailable(format!(
+                    "{} reported the event as failed",
+                    function.name()
+                )))
+            }
+        })
+    })
+}
+
+async fn wire_aws(dir: &Path, backend: &BackendArgs, settings: Settings) -> Result<Wired, String> {
+    let adapters = backend.connect(dir).await?;
+    let deps = Arc::new(adapters.request_deps(settings.policy));
+    let fulfil = Arc::new(adapters.fulfil_deps());
+    let allocate = lambda_consumer(allocate_stock::lambda::function(&adapters));
+    let notify_fn = Arc::new(notify::lambda::function(&adapters, settings.notify));
+    let notify = lambda_consumer((*notify_fn).clone());
+    let retry_fn = notify_fn.clone();
+    Ok(Wired {
+        deps,
+        fulfil,
+        outbox: Arc::new(adapters.store.clone()),
+        dead_letters: Arc::new(|key, error| {
+            Box::pin(async move {
+                tracing::error!(dead_letter = %key, error = %error, "event set aside after repeated failures");
+            })
+        }),
+        allocate,
+        notify,
+        retry: Arc::new(move || {
+            let f = retry_fn.clone();
+            Box::pin(async move {
+                let task = serde_json::json!({ "basoka": notify::lambda::RETRY_TASK });
+                let answer = f
+                    .handle(task, lambda_runtime::Context::default())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(answer["retried_and_sent"].as_u64().unwrap_or(0) as usize)
+            })
+        }),
+        contacts: Some(ContactBook::new(adapters.store.clone())),
+        sms: format!(
+            "SNS{}",
+            backend
+                .endpoint_url
+                .as_deref()
+                .map(|u| format!(" at {u} (moto: GET {u}/moto-api/data.json, under sns.SMS)"))
+                .unwrap_or_default()
+        ),
+    })
+}
+
 pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
     init_logs();
     let dir = args.data.resolve();
     let phone = |flag: &str, raw: &str| {
         Phone::parse(raw).map_err(|e| format!("{flag} {raw}: {}", e.message.en))
     };
-    let dinas_phone = phone("--dinas-phone", &args.dinas_phone)?;
-    let gudang_phone = phone("--gudang-phone", &args.gudang_phone)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let store = EmbeddedStore::open(&dir)
-        .map_err(|e| format!("cannot open the store in {}: {e}", dir.display()))?;
-    let secret = datadir::token_secret(&dir)?;
-    let verifier = TokenVerifier::new(&secret).map_err(|e| e.to_string())?;
-    let shared_store = Arc::new(store.clone());
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let ids: Arc<dyn Ids> = Arc::new(RandomIds);
-    let deps = Arc::new(Deps {
-        requests: shared_store.clone(),
-        idempotency: shared_store.clone(),
-        registry: shared_store.clone(),
-        clock: clock.clone(),
-        ids: ids.clone(),
+    let settings = Settings {
         policy: Policy {
             target_max_desil: args.target_max_desil,
             cooldown_days: args.cooldown_days,
         },
-        catalog: Some(shared_store.clone()),
-    });
-    let fulfil = Arc::new(FulfilDeps {
-        requests: shared_store.clone(),
-        stock: shared_store.clone(),
-        idempotency: shared_store.clone(),
-        clock: clock.clone(),
-        ids,
-        warehouses: vec![WarehouseCode::default_warehouse()],
-    });
-    let notify_deps = Arc::new(NotifyDeps {
-        requests: shared_store.clone(),
-        directory: shared_store.clone(),
-        log: shared_store.clone(),
-        sender: Arc::new(FileSms::new(dir.join(SMS_OUTBOX))),
-        clock,
-        config: NotifyConfig {
-            dinas_duty: Some(dinas_phone),
-            gudang: Some(gudang_phone),
+        notify: NotifyConfig {
+            dinas_duty: Some(phone("--dinas-phone", &args.dinas_phone)?),
+            gudang: Some(phone("--gudang-phone", &args.gudang_phone)?),
             max_attempts: 5,
         },
-    });
-    rt.block_on(seed::run(&store, &fulfil, !args.no_opening_stock))?;
-    let app = app(deps, fulfil.clone(), verifier);
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let secret = datadir::token_secret(&dir)?;
+    let verifier = TokenVerifier::new(&secret).map_err(|e| e.to_string())?;
+    let wired = match args.backend.backend {
+        Backend::Embedded => wire_embedded(&dir, settings)?,
+        Backend::Aws => rt.block_on(wire_aws(&dir, &args.backend, settings))?,
+    };
+    rt.block_on(seed::run(&wired.fulfil, !args.no_opening_stock))?;
+    let app = app(
+        wired.deps.clone(),
+        wired.fulfil.clone(),
+        verifier,
+        wired.contacts.clone(),
+    );
+    let where_data = args.backend.describe(&dir);
     rt.block_on(async move {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
         let mode = DeliveryMode::from_env();
-        if !mode.enabled {
+        if mode.enabled {
+            for (name, handler) in [
+                ("allocate-stock", wired.allocate.clone()),
+                ("notify", wired.notify.clone()),
+            ] {
+                tasks.push(tokio::spawn(delivery::run_consumer(
+                    wired.outbox.clone(),
+                    wired.dead_letters.clone(),
+                    name,
+                    handler,
+                    mode.repeat,
+                    stop_rx.clone(),
+                )));
+            }
+        } else {
             tracing::warn!(
                 "BASOKA_DELIVERY=off: events stay in the outbox until a run with delivery"
             );
         }
-        if mode.enabled {
-            let fulfil = fulfil.clone();
-            let handler: Handler = Arc::new(move |event| {
-                let fulfil = fulfil.clone();
-                Box::pin(async move { allocate_stock::handle_event(&fulfil, &event).await })
-            });
-            tasks.push(tokio::spawn(delivery::run_consumer(
-                store.clone(),
-                "allocate-stock",
-                handler,
-                mode.repeat,
-                stop_rx.clone(),
-            )));
-        }
-        if mode.enabled {
-            let nd = notify_deps.clone();
-            let handler: Handler = Arc::new(move |event| {
-                let nd = nd.clone();
-                Box::pin(async move { notify::handle_event(&nd, &event).await.map(|_| ()) })
-            });
-            tasks.push(tokio::spawn(delivery::run_consumer(
-                store.clone(),
-                "notify",
-                handler,
-                mode.repeat,
-                stop_rx.clone(),
-            )));
-        }
         {
-            let nd = notify_deps.clone();
+            let retry = wired.retry.clone();
             let mut stop = stop_rx.clone();
             tasks.push(tokio::spawn(async move {
                 loop {
@@ -227,7 +337,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
                         _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => {},
                         _ = stop.changed() => break,
                     }
-                    match notify::retry_failed(&nd).await {
+                    match retry().await {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(sent = n, "failed SMS sent on retry"),
                         Err(e) => tracing::warn!(error = %e, "SMS retry sweep failed"),
@@ -239,7 +349,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
             .await
             .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        print_banner(addr, &dir);
+        print_banner(addr, &dir, &where_data, &wired.sms);
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await
@@ -253,15 +363,15 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_banner(addr: SocketAddr, dir: &Path) {
+fn print_banner(addr: SocketAddr, dir: &Path, data: &str, sms: &str) {
     let url = format!("http://{addr}");
     let d = dir.display();
     // The first line is read by scripts and tests: keep its shape.
     println!("BASOKA listening on {url}");
-    println!("  data folder: {d}");
+    println!("  data:        {data}");
     println!("  health:      {url}/v1/health");
     println!("  API spec:    {url}/v1/openapi.json");
-    println!("  SMS outbox:  {}", dir.join(SMS_OUTBOX).display());
+    println!("  SMS:         {sms}");
     println!("Tokens for each role (same data folder):");
     println!("  basoka token --data-dir {d} --role kelurahan --kelurahan 32.75.01.1001");
     println!("  basoka token --data-dir {d} --role surveyor --sub surveyor-1");

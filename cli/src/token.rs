@@ -31,6 +31,9 @@ pub struct TokenArgs {
     hours: u32,
     #[command(flatten)]
     data: DataDirArg,
+    /// Where `--phone` is recorded (the server's backend).
+    #[command(flatten)]
+    backend: crate::backend::BackendArgs,
 }
 
 pub fn run(args: TokenArgs) -> Result<ExitCode, String> {
@@ -74,14 +77,17 @@ pub fn run(args: TokenArgs) -> Result<ExitCode, String> {
     let secret = datadir::token_secret(&dir)?;
     if let Some(p) = &phone {
         // The directory notify reads: e.g. the surveyor a survey is assigned to gets an SMS.
-        let store = basoka_embedded::EmbeddedStore::open(&dir)
-            .map_err(|e| format!("cannot open the store in {}: {e}", dir.display()))?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
-        rt.block_on(store.put_contact(&sub, &name, role.as_str(), p))
-            .map_err(|e| format!("cannot record the contact: {e}"))?;
+        rt.block_on(async {
+            let store = args.backend.open(&dir).await?;
+            store
+                .put_contact(&sub, &name, role.as_str(), p)
+                .await
+                .map_err(|e| format!("cannot record the contact: {e}"))
+        })?;
     }
     let now = chrono::Utc::now().timestamp();
     let claims = TokenClaims {

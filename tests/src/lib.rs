@@ -61,7 +61,7 @@ pub const SMS_OUTBOX: &str = "sms-outbox.jsonl";
 /// The environment variables `basoka` reads; cleared so the caller's shell cannot change
 /// what a test sees (a shared `BASOKA_JWT_SECRET` would make every data folder accept every
 /// token).
-const BASOKA_ENV: [&str; 11] = [
+const BASOKA_ENV: [&str; 17] = [
     "BASOKA_JWT_SECRET",
     "BASOKA_DATA_DIR",
     "BASOKA_PORT",
@@ -73,6 +73,12 @@ const BASOKA_ENV: [&str; 11] = [
     "BASOKA_DELIVERY_REPEAT",
     "BASOKA_DINAS_PHONE",
     "BASOKA_GUDANG_PHONE",
+    "BASOKA_BACKEND",
+    "BASOKA_TABLE",
+    "BASOKA_HASH_KEY",
+    "BASOKA_SMS_SENDER_ID",
+    "AWS_ENDPOINT_URL",
+    "AWS_REGION",
 ];
 
 /// The workspace root (the parent of this crate).

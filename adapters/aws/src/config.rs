@@ -22,6 +22,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::Builder as HttpBuilder;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
+use crate::calls::CallRecorder;
 use crate::keys::KeyHasher;
 use crate::sns::SnsSms;
 use crate::store::DynamoStore;
@@ -55,6 +56,8 @@ pub struct AwsConfig {
     pub outbox_ttl: Option<Duration>,
     /// Static credentials instead of the default chain (emulators only).
     pub static_credentials: Option<(String, String)>,
+    /// Notes every call's IAM action (tests: the infrastructure drift test).
+    pub recorder: Option<CallRecorder>,
 }
 
 impl std::fmt::Debug for AwsConfig {
@@ -92,10 +95,17 @@ impl AwsConfig {
     /// Reads the variables in the module documentation.
     pub fn from_env() -> Result<AwsConfig, ConfigError> {
         let hash_key = var("BASOKA_HASH_KEY").ok_or(ConfigError::Missing("BASOKA_HASH_KEY"))?;
+        let table = var("BASOKA_TABLE").unwrap_or_else(|| DEFAULT_TABLE.to_string());
+        AwsConfig::from_env_with(&table, &hash_key)
+    }
+
+    /// The configuration of the environment, with the table and hash key given (the CLI takes
+    /// them from flags and the data folder).
+    pub fn from_env_with(table: &str, hash_key: &str) -> Result<AwsConfig, ConfigError> {
         let outbox_days = number("BASOKA_OUTBOX_TTL_DAYS", 7)?;
         let config = AwsConfig {
-            table: var("BASOKA_TABLE").unwrap_or_else(|| DEFAULT_TABLE.to_string()),
-            hash_key,
+            table: table.to_string(),
+            hash_key: hash_key.to_string(),
             sms_sender_id: var("BASOKA_SMS_SENDER_ID"),
             region: var("AWS_REGION")
                 .or_else(|| var("AWS_DEFAULT_REGION"))
@@ -106,6 +116,7 @@ impl AwsConfig {
             ),
             outbox_ttl: (outbox_days > 0).then(|| Duration::from_secs(86_400 * outbox_days)),
             static_credentials: None,
+            recorder: None,
         };
         config.validate()?;
         Ok(config)
@@ -122,6 +133,7 @@ impl AwsConfig {
             idempotency_ttl: Duration::from_secs(24 * 3600),
             outbox_ttl: Some(Duration::from_secs(7 * 86_400)),
             static_credentials: Some(("test".into(), "test".into())),
+            recorder: None,
         }
     }
 
@@ -186,14 +198,23 @@ impl AwsConfig {
         self.validate()?;
         let sdk = self.sdk_config().await;
         let hasher = KeyHasher::new(self.hash_key.as_bytes());
+        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk);
+        let mut sns = aws_sdk_sns::config::Builder::from(&sdk);
+        if let Some(r) = &self.recorder {
+            dynamodb = dynamodb.interceptor(r.clone());
+            sns = sns.interceptor(r.clone());
+        }
         let store = DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
+            aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
             &self.table,
             hasher,
             self.idempotency_ttl,
             self.outbox_ttl,
         );
-        let sms = SnsSms::new(aws_sdk_sns::Client::new(&sdk), self.sms_sender_id.clone());
+        let sms = SnsSms::new(
+            aws_sdk_sns::Client::from_conf(sns.build()),
+            self.sms_sender_id.clone(),
+        );
         Ok(AwsAdapters { sdk, store, sms })
     }
 }

@@ -85,6 +85,7 @@
 //! [`StockWrite`]: shared::fulfilment_ports::StockWrite
 //! [`StoreError`]: shared::ports::StoreError
 
+pub mod calls;
 pub mod codec;
 pub mod config;
 pub mod keys;
@@ -97,8 +98,12 @@ pub mod stock;
 pub mod store;
 pub mod stream;
 pub mod table;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod tx;
+mod wiring;
 
+pub use calls::{CallRecorder, Port};
 pub use config::{AwsAdapters, AwsConfig, ConfigError};
 pub use keys::KeyHasher;
 pub use sns::SnsSms;

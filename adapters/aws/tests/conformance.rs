@@ -5,14 +5,19 @@
 //! leaves one test that says so.
 
 #[cfg(not(basoka_skip_aws_tests))]
-mod support;
-
-#[cfg(not(basoka_skip_aws_tests))]
 mod on_moto {
     use basoka_aws::AwsAdapters;
+    use basoka_aws::testkit::fresh_adapters;
     use basoka_conformance::Ports;
 
-    use crate::support::{fresh_adapters, ports_of};
+    /// Every port over a fresh table, with the store's own contact writer.
+    pub fn ports_of(adapters: &AwsAdapters) -> Ports {
+        let contacts = adapters.store.clone();
+        Ports::of(adapters.store.clone()).with_contacts(move |c| {
+            let store = contacts.clone();
+            async move { store.put_contact(&c.sub, &c.name, &c.role, &c.phone).await }
+        })
+    }
 
     async fn fresh() -> (AwsAdapters, Ports) {
         let adapters = fresh_adapters().await;

@@ -7,8 +7,10 @@
 //!   ([`local_auth`] verifies HS256 tokens for the local runner; on AWS the API Gateway
 //!   authorizer's claims are used instead);
 //! * [`JsonBody`]: a JSON body whose problems (not JSON, too large) are problem documents too;
-//! * [`tokens`]: issuing and verifying the local HS256 tokens.
+//! * [`tokens`]: issuing and verifying the local HS256 tokens;
+//! * [`meta`]: the open routes (health, the OpenAPI document, the kelurahan list).
 
+pub mod meta;
 pub mod problem;
 pub mod tokens;
 

@@ -422,3 +422,35 @@ async fn handover(
         .map(Json)
         .map_err(err(lang))
 }
+
+/// This function on AWS Lambda (the binary in `main.rs`): one binary for the HTTP routes and
+/// the queue, told apart by the shape of each invocation. One binary keeps one cold start, one
+/// set of clients and one IAM policy for the code that owns the stock; the queue and the API
+/// scale independently anyway (the event source mapping has its own concurrency limit).
+pub mod lambda {
+    use std::sync::Arc;
+
+    use basoka_aws::{AwsAdapters, Port};
+    use basoka_lambda::Function;
+    use basoka_lambda::http::{ContactBook, api};
+
+    /// The store ports this function uses: its IAM policy is exactly their actions
+    /// (`basoka_aws::calls`), which the infrastructure drift test checks.
+    pub const PORTS: &[Port] = &[
+        Port::Requests,
+        Port::Idempotency,
+        Port::Stock,
+        Port::Contacts,
+    ];
+
+    pub fn function(aws: &AwsAdapters) -> Function {
+        let deps = Arc::new(aws.fulfil_deps());
+        let routes: axum::Router = super::router().with_state(deps.clone()).into();
+        Function::new("allocate-stock")
+            .with_http(api(routes, Some(ContactBook::new(aws.store.clone()))))
+            .with_queue(move |event| {
+                let deps = deps.clone();
+                async move { super::handle_event(&deps, &event).await }
+            })
+    }
+}

@@ -20,3 +20,42 @@ pub async fn handle_event(deps: &NotifyDeps, event: &Event) -> Result<NotifyRepo
 pub async fn retry_failed(deps: &NotifyDeps) -> Result<usize, AppError> {
     notify::retry_failed(deps, 100).await
 }
+
+/// This function on AWS Lambda (the binary in `main.rs`): its queue gets every event; the
+/// scheduled task `{"basoka": "retry-failed-sms"}` retries failed SMS.
+pub mod lambda {
+    use std::sync::Arc;
+
+    use basoka_aws::{AwsAdapters, Port};
+    use basoka_lambda::Function;
+    use shared::notify::NotifyConfig;
+
+    /// The scheduled task's name.
+    pub const RETRY_TASK: &str = "retry-failed-sms";
+
+    /// The store ports this function uses: its IAM policy is exactly their actions
+    /// (`basoka_aws::calls`), which the infrastructure drift test checks.
+    pub const PORTS: &[Port] = &[
+        Port::RequestReads,
+        Port::NotificationLog,
+        Port::Directory,
+        Port::Sms,
+    ];
+
+    pub fn function(aws: &AwsAdapters, config: NotifyConfig) -> Function {
+        let deps = Arc::new(aws.notify_deps(config));
+        let retry = deps.clone();
+        Function::new("notify")
+            .with_queue(move |event| {
+                let deps = deps.clone();
+                async move { super::handle_event(&deps, &event).await.map(|_| ()) }
+            })
+            .with_task(RETRY_TASK, move || {
+                let deps = retry.clone();
+                async move {
+                    let sent = super::retry_failed(&deps).await?;
+                    Ok(serde_json::json!({ "retried_and_sent": sent }))
+                }
+            })
+    }
+}

@@ -276,3 +276,44 @@ async fn cancel(
         .map(Json)
         .map_err(|e| ApiError::new(e, lang))
 }
+
+/// The OpenAPI document of the whole API: every function's routes (this one's,
+/// `verify-survey`'s and `allocate-stock`'s), generated from their annotations. On AWS this
+/// function serves it, with the other open routes.
+pub fn api_document() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = router().split_for_parts();
+    let (_, survey) = verify_survey::router().split_for_parts();
+    let (_, stock) = allocate_stock::router().split_for_parts();
+    doc.merge(survey);
+    doc.merge(stock);
+    basoka_web::meta::finish_document(doc)
+}
+
+/// This function on AWS Lambda (the binary in `main.rs`).
+pub mod lambda {
+    use std::sync::Arc;
+
+    use basoka_aws::{AwsAdapters, Port};
+    use basoka_lambda::Function;
+    use basoka_lambda::http::{ContactBook, api};
+    use shared::policy::Policy;
+
+    /// The store ports this function uses: its IAM policy is exactly their actions
+    /// (`basoka_aws::calls`), which the infrastructure drift test checks.
+    pub const PORTS: &[Port] = &[
+        Port::Requests,
+        Port::Idempotency,
+        Port::RegistryLookup,
+        Port::Contacts,
+    ];
+
+    /// The function over `aws`: its routes, plus health, the OpenAPI document and the
+    /// kelurahan list.
+    pub fn function(aws: &AwsAdapters, policy: Policy) -> Function {
+        let deps = Arc::new(aws.request_deps(policy));
+        let routes: axum::Router = super::router().with_state(deps).into();
+        let routes = routes.merge(basoka_web::meta::router(super::api_document()));
+        Function::new("submit-request")
+            .with_http(api(routes, Some(ContactBook::new(aws.store.clone()))))
+    }
+}

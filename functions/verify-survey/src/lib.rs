@@ -142,3 +142,24 @@ async fn decide(
         .map(Json)
         .map_err(|e| ApiError::new(e, lang))
 }
+
+/// This function on AWS Lambda (the binary in `main.rs`).
+pub mod lambda {
+    use std::sync::Arc;
+
+    use basoka_aws::{AwsAdapters, Port};
+    use basoka_lambda::Function;
+    use basoka_lambda::http::{ContactBook, api};
+    use shared::policy::Policy;
+
+    /// The store ports this function uses: its IAM policy is exactly their actions
+    /// (`basoka_aws::calls`), which the infrastructure drift test checks.
+    pub const PORTS: &[Port] = &[Port::Requests, Port::Catalog, Port::Contacts];
+
+    pub fn function(aws: &AwsAdapters, policy: Policy) -> Function {
+        let deps = Arc::new(aws.request_deps(policy));
+        let routes: axum::Router = super::router().with_state(deps).into();
+        Function::new("verify-survey")
+            .with_http(api(routes, Some(ContactBook::new(aws.store.clone()))))
+    }
+}

@@ -1,0 +1,203 @@
+//! The HTTP side of a function on Lambda: what API Gateway already did (verify the token)
+//! becomes the [`Caller`] the routes extract, exactly as the local runner's token check does.
+//!
+//! * [`api`] wraps a function's router: [`lambda_auth`] reads the JWT authorizer's verified
+//!   claims from the request context (`requestContext.authorizer.jwt.claims`) into a
+//!   [`Caller`], the body limit of the local runner applies, and unknown routes answer a 404
+//!   problem document. Role and kelurahan checks stay in the routes, the same on both.
+//! * [`strip_stage`] takes a named stage (`/staging/v1/requests`) off the path so that the
+//!   router sees `/v1/requests` whatever stage the API is deployed to (`$default` has none).
+//! * [`ContactBook`] notes the caller's phone number (claim `phone_number`) in the staff
+//!   directory once per container and user, so that SMS for them (a survey assignment, a
+//!   decision) reach the number Cognito holds.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use basoka_aws::DynamoStore;
+use basoka_web::{AuthFailure, BODY_LIMIT};
+use lambda_http::RequestExt;
+use lambda_http::request::RequestContext;
+use shared::Caller;
+use shared::i18n::Text;
+
+/// Notes callers' phone numbers in the staff directory, once per (user, number) per
+/// container: a cold start costs one `PutItem` per user, later requests nothing.
+pub struct ContactBook {
+    store: DynamoStore,
+    noted: Mutex<HashSet<(String, String)>>,
+}
+
+impl ContactBook {
+    pub fn new(store: DynamoStore) -> Arc<ContactBook> {
+        Arc::new(ContactBook {
+            store,
+            noted: Mutex::new(HashSet::new()),
+        })
+    }
+
+    async fn note(&self, caller: &Caller) {
+        let Some(phone) = &caller.phone else { return };
+        let key = (caller.sub.clone(), phone.as_str().to_string());
+        if !self
+            .noted
+            .lock()
+            .expect("contact book lock")
+            .insert(key.clone())
+        {
+            return;
+        }
+        if let Err(e) = self
+            .store
+            .put_contact(&caller.sub, &caller.name, caller.role.as_str(), phone)
+            .await
+        {
+            // Not fatal for the request; tried again on the caller's next request.
+            tracing::warn!(sub = %caller.sub, error = %e, "cannot note the caller's phone number");
+            self.noted.lock().expect("contact book lock").remove(&key);
+        }
+    }
+}
+
+/// Middleware for a runner that verifies tokens itself (`basoka serve --backend aws`): notes
+/// the phone number of whatever caller the authentication layer attached, as on Lambda.
+pub async fn remember_callers(
+    State(book): State<Arc<ContactBook>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if let Some(caller) = req.extensions().get::<Caller>() {
+        book.note(caller).await;
+    }
+    next.run(req).await
+}
+
+/// The verified claims of the JWT authorizer, as a JSON object.
+fn authorizer_claims(req: &Request) -> Option<serde_json::Value> {
+    let context = req.request_context_ref()?;
+    let claims = match context {
+        RequestContext::ApiGatewayV2(ctx) => &ctx.authorizer.as_ref()?.jwt.as_ref()?.claims,
+        _ => return None,
+    };
+    let map: serde_json::Map<String, serde_json::Value> = claims
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    Some(serde_json::Value::Object(map))
+}
+
+/// Middleware: the caller from the authorizer's claims, or the reason there is none (routes
+/// that need a caller then answer 401; the open routes do not care).
+pub async fn lambda_auth(
+    State(contacts): State<Option<Arc<ContactBook>>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    match authorizer_claims(&req) {
+        None => {
+            req.extensions_mut().insert(AuthFailure(Text::fixed(
+                "Permintaan ini tidak membawa klaim token yang sudah diverifikasi.",
+                "This request carries no verified token claims.",
+            )));
+        }
+        Some(claims) => match Caller::from_claims(&claims) {
+            Ok(caller) => {
+                if let Some(book) = &contacts {
+                    book.note(&caller).await;
+                }
+                req.extensions_mut().insert(caller);
+            }
+            Err(e) => {
+                req.extensions_mut().insert(AuthFailure(Text::new(
+                    format!("Isi token tidak sah: {e}."),
+                    format!("Invalid token claims: {e}."),
+                )));
+            }
+        },
+    }
+    next.run(req).await
+}
+
+/// A function's router as it runs on Lambda (see the module documentation).
+pub fn api(router: Router, contacts: Option<Arc<ContactBook>>) -> Router {
+    router
+        .fallback(basoka_web::not_found)
+        .layer(axum::middleware::from_fn_with_state(contacts, lambda_auth))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+}
+
+/// Takes the API's stage off the front of the path: `/staging/v1/x` → `/v1/x` when the
+/// request came through stage `staging`; `$default` and paths without the prefix are kept.
+pub fn strip_stage(mut req: lambda_http::Request) -> lambda_http::Request {
+    let stage = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.stage.clone(),
+        _ => None,
+    };
+    let Some(stage) = stage.filter(|s| !s.is_empty() && s != "$default") else {
+        return req;
+    };
+    let prefix = format!("/{stage}");
+    let path = req.uri().path();
+    let rest = match path.strip_prefix(&prefix) {
+        Some("") => "/",
+        Some(rest) if rest.starts_with('/') => rest,
+        _ => return req,
+    };
+    let path_and_query = match req.uri().query() {
+        Some(q) => format!("{rest}?{q}"),
+        None => rest.to_string(),
+    };
+    let mut parts = req.uri().clone().into_parts();
+    match path_and_query.parse() {
+        Ok(pq) => parts.path_and_query = Some(pq),
+        Err(_) => return req,
+    }
+    if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+        *req.uri_mut() = uri;
+    }
+    req
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(stage: &str, raw_path: &str) -> String {
+        serde_json::json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": raw_path,
+            "rawQueryString": "status=approved&limit=5",
+            "headers": {"host": "abc.execute-api.ap-southeast-3.amazonaws.com"},
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "abc", "domainName": "abc.execute-api.ap-southeast-3.amazonaws.com",
+                "domainPrefix": "abc", "requestId": "r1", "routeKey": "$default", "stage": stage,
+                "time": "04/Dec/2026:01:00:00 +0000", "timeEpoch": 1796346000000u64,
+                "http": {"method": "GET", "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": "10.0.0.1", "userAgent": "t"}
+            },
+            "isBase64Encoded": false
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn a_named_stage_is_taken_off_the_path_and_the_query_kept() {
+        let req = strip_stage(
+            lambda_http::request::from_str(&event("staging", "/staging/v1/requests")).unwrap(),
+        );
+        assert_eq!(req.uri().path(), "/v1/requests");
+        assert_eq!(req.uri().query(), Some("status=approved&limit=5"));
+        let req = strip_stage(
+            lambda_http::request::from_str(&event("$default", "/v1/requests")).unwrap(),
+        );
+        assert_eq!(req.uri().path(), "/v1/requests");
+        // A path that merely starts with the stage's letters is left alone.
+        let req =
+            strip_stage(lambda_http::request::from_str(&event("v1", "/v1x/requests")).unwrap());
+        assert!(req.uri().path().ends_with("/v1x/requests"), "{}", req.uri());
+    }
+}

@@ -1,0 +1,575 @@
+//! The four Lambda entry points, fed the event fixtures of `events/` (API Gateway HTTP API v2
+//! with authorizer claims, SQS batches, the scheduled task, a stream record), over one
+//! DynamoDB table and SNS on moto: the journey from submission to delivery as Lambda would
+//! run it, every route and every queue message kind, and the failure cases (no claims, another
+//! kelurahan, bad input, a message that is not an event).
+//!
+//! Each function gets its own adapters with a [`CallRecorder`], as separate Lambdas have their
+//! own clients: at the end, every call a function made must be in the IAM actions of the
+//! ports it declares (`<function>::lambda::PORTS`), which is what `infra/template.yaml` grants
+//! (checked by `infra_drift.rs`). And every fixture file must have been fed to a handler here.
+//!
+//! Fixtures name a sample request id, code and shipment id; the test puts the real ones in.
+//! Needs a moto server (`BASOKA_TEST_AWS_ENDPOINT`; `scripts/test` starts one).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use base64::Engine;
+use basoka_aws::testkit;
+use basoka_aws::{AwsAdapters, CallRecorder, Port};
+use basoka_lambda::Function;
+use basoka_lambda::queue::failed_ids;
+use lambda_runtime::Context;
+use serde_json::{Value, json};
+use shared::fulfilment_ports::StockStore;
+
+const SAMPLE_REQUEST: &str = "01939d6e-7b9a-7c35-9d7e-3f1c2b4a5d60";
+const SAMPLE_CODE: &str = "BSK-7K3M9Q";
+const SAMPLE_SHIPMENT: &str = "01939d6e-9c1f-7d21-8a4e-5b6c7d8e9f01";
+/// The fixtures' personas' phone numbers.
+const KELURAHAN_PHONE: &str = "+6281211110001";
+const SURVEYOR_PHONE: &str = "+6281211110002";
+const PSM_PHONE: &str = "+6281298765432";
+const HEAD_NIK: &str = "3275014101900003";
+
+fn events_dir() -> PathBuf {
+    basoka_tests::workspace_root().join("events")
+}
+
+/// One function under test: its entry point and what its clients called.
+struct Under {
+    function: Function,
+    calls: CallRecorder,
+    ports: &'static [Port],
+}
+
+struct Rig {
+    table: String,
+    submit: Under,
+    survey: Under,
+    stock: Under,
+    notify: Under,
+    /// Real ids for the fixtures' samples: (sample, real).
+    swaps: Mutex<Vec<(String, String)>>,
+    used: Mutex<BTreeSet<PathBuf>>,
+}
+
+/// An HTTP answer of a function.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    content_type: String,
+    text: String,
+    json: Value,
+}
+
+async fn adapters(table: &str) -> (AwsAdapters, CallRecorder) {
+    let calls = CallRecorder::new();
+    let a = testkit::adapters_on(table, Some(calls.clone())).await;
+    // Creating (or finding) the table is the test's doing, not the function's.
+    calls.clear();
+    (a, calls)
+}
+
+impl Rig {
+    async fn new() -> Rig {
+        let table = testkit::unique_table("basoka-lambda");
+        let (a, submit_calls) = adapters(&table).await;
+        let policy = shared::policy::Policy::default();
+        let submit = Under {
+            function: submit_request::lambda::function(&a, policy),
+            calls: submit_calls,
+            ports: submit_request::lambda::PORTS,
+        };
+        let (a, survey_calls) = adapters(&table).await;
+        let survey = Under {
+            function: verify_survey::lambda::function(&a, policy),
+            calls: survey_calls,
+            ports: verify_survey::lambda::PORTS,
+        };
+        let (a, stock_calls) = adapters(&table).await;
+        let stock = Under {
+            function: allocate_stock::lambda::function(&a),
+            calls: stock_calls,
+            ports: allocate_stock::lambda::PORTS,
+        };
+        let (a, notify_calls) = adapters(&table).await;
+        let config = shared::notify::NotifyConfig {
+            dinas_duty: Some(shared::Phone::parse("+6281100000001").unwrap()),
+            gudang: Some(shared::Phone::parse("+6281100000002").unwrap()),
+            max_attempts: 5,
+        };
+        let notify = Under {
+            function: notify::lambda::function(&a, config),
+            calls: notify_calls,
+            ports: notify::lambda::PORTS,
+        };
+        Rig {
+            table,
+            submit,
+            survey,
+            stock,
+            notify,
+            swaps: Mutex::new(Vec::new()),
+            used: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    fn swap(&self, sample: &str, real: &str) {
+        let mut swaps = self.swaps.lock().unwrap();
+        swaps.retain(|(s, _)| s != sample);
+        swaps.push((sample.to_string(), real.to_string()));
+    }
+
+    /// A fixture with the real ids in.
+    fn load(&self, rel: &str) -> Value {
+        let path = events_dir().join(rel);
+        let mut text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        for (sample, real) in self.swaps.lock().unwrap().iter() {
+            text = text.replace(sample.as_str(), real);
+        }
+        self.used.lock().unwrap().insert(path);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{rel} is not JSON: {e}"))
+    }
+
+    async fn invoke(&self, under: &Under, event: Value) -> Value {
+        under
+            .function
+            .handle(event, Context::default())
+            .await
+            .unwrap_or_else(|e| panic!("{} failed: {e}", under.function.name()))
+    }
+
+    async fn http_event(&self, under: &Under, event: Value) -> Answer {
+        let out = self.invoke(under, event).await;
+        let status = out["statusCode"]
+            .as_u64()
+            .expect("a v2 response has statusCode") as u16;
+        let raw = out["body"].as_str().unwrap_or_default();
+        let text = if out["isBase64Encoded"] == json!(true) {
+            String::from_utf8(
+                base64::engine::general_purpose::STANDARD
+                    .decode(raw)
+                    .expect("base64 body"),
+            )
+            .expect("UTF-8 body")
+        } else {
+            raw.to_string()
+        };
+        let content_type = out["headers"]["content-type"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer {
+            status,
+            content_type,
+            text,
+            json,
+        }
+    }
+
+    async fn http(&self, under: &Under, rel: &str) -> Answer {
+        let event = self.load(rel);
+        self.http_event(under, event).await
+    }
+
+    /// Feeds an SQS fixture; returns the message ids the handler asked to get again.
+    async fn sqs(&self, under: &Under, rel: &str) -> Vec<String> {
+        let event = self.load(rel);
+        failed_ids(&self.invoke(under, event).await)
+    }
+}
+
+fn expect(a: &Answer, status: u16, what: &str) {
+    assert_eq!(a.status, status, "{what}: {} {}", a.status, a.text);
+}
+
+/// SMS moto holds for `phone` that name `code`.
+async fn sms_naming(phone: &str, code: &str) -> Vec<String> {
+    testkit::sms_to(phone)
+        .await
+        .into_iter()
+        .map(|(_, m)| m)
+        .filter(|m| m.contains(code))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fixture_through_the_real_lambda_handlers() {
+    let rig = Rig::new().await;
+    let s = &rig;
+
+    // ---- open routes ----
+    let a = s.http(&s.submit, "submit-request/get-health.json").await;
+    expect(&a, 200, "health");
+    assert_eq!(a.json["status"], "ok");
+    let a = s.http(&s.submit, "submit-request/get-openapi.json").await;
+    expect(&a, 200, "openapi");
+    for path in [
+        "/v1/requests",
+        "/v1/requests/{id}/decision",
+        "/v1/stock/receipts",
+    ] {
+        assert!(
+            a.json["paths"][path].is_object(),
+            "the document lists {path}"
+        );
+    }
+    let a = s.http(&s.submit, "submit-request/get-kelurahan.json").await;
+    expect(&a, 200, "kelurahan");
+    assert_eq!(a.json["items"].as_array().map(Vec::len), Some(56));
+
+    // ---- the catalogue the journey needs (what `basoka seed` does), then stock by receipt ----
+    {
+        let (store, _) = adapters(&s.table).await;
+        for item in shared::stock::seed_items() {
+            store.store.put_item(&item).await.unwrap();
+        }
+        store
+            .store
+            .put_package(&shared::stock::seed_package(chrono_now()))
+            .await
+            .unwrap();
+    }
+    let a = s.http(&s.stock, "allocate-stock/post-receipts.json").await;
+    expect(&a, 201, "receipt");
+    let again = s.http(&s.stock, "allocate-stock/post-receipts.json").await;
+    assert_eq!(
+        again.json, a.json,
+        "the same Idempotency-Key answers the first receipt again"
+    );
+    let a = s.http(&s.stock, "allocate-stock/get-stock.json").await;
+    expect(&a, 200, "stock");
+    let beras = a
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["sku"] == "BERAS")
+        .cloned()
+        .unwrap();
+    assert_eq!(beras["on_hand"], 200, "20 packages of 10 kg: {beras}");
+    let a = s.http(&s.stock, "allocate-stock/get-ledger.json").await;
+    expect(&a, 200, "ledger");
+    assert!(!a.json.as_array().unwrap().is_empty(), "{}", a.text);
+    let a = s
+        .http(&s.stock, "allocate-stock/post-adjustments.json")
+        .await;
+    expect(&a, 200, "adjustment");
+    expect(
+        &s.http(&s.stock, "allocate-stock/get-items.json").await,
+        200,
+        "items",
+    );
+    expect(
+        &s.http(&s.stock, "allocate-stock/put-item.json").await,
+        200,
+        "put item",
+    );
+    expect(
+        &s.http(&s.stock, "allocate-stock/post-retire-item.json")
+            .await,
+        200,
+        "retire item",
+    );
+    let a = s.http(&s.stock, "allocate-stock/delete-item.json").await;
+    assert!(
+        matches!(a.status, 200 | 204),
+        "delete unused item: {} {}",
+        a.status,
+        a.text
+    );
+    expect(
+        &s.http(&s.stock, "allocate-stock/put-package.json").await,
+        200,
+        "put package",
+    );
+    let a = s.http(&s.stock, "allocate-stock/get-packages.json").await;
+    expect(&a, 200, "packages");
+    assert!(
+        a.text.contains("PAKET-LANSIA") && a.text.contains("PAKET-SEMBAKO"),
+        "{}",
+        a.text
+    );
+
+    // ---- intake ----
+    let bad = s
+        .http(&s.submit, "submit-request/post-requests-invalid.json")
+        .await;
+    expect(&bad, 400, "invalid submission");
+    assert_eq!(bad.content_type, "application/problem+json");
+    assert_eq!(bad.json["code"], "VALIDATION_FAILED");
+    let fields: BTreeSet<&str> = bad.json["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    for f in [
+        "household.head_nik",
+        "household.phone",
+        "household.members",
+        "household.address.kelurahan_code",
+    ] {
+        assert!(fields.contains(f), "{f} is named: {fields:?}");
+    }
+    let created = s.http(&s.submit, "submit-request/post-requests.json").await;
+    expect(&created, 201, "submission");
+    assert!(!created.text.contains(HEAD_NIK), "NIK masked in the answer");
+    let id = created.json["id"].as_str().unwrap().to_string();
+    let code = created.json["code"].as_str().unwrap().to_string();
+    s.swap(SAMPLE_REQUEST, &id);
+    s.swap(SAMPLE_CODE, &code);
+    let replay = s.http(&s.submit, "submit-request/post-requests.json").await;
+    assert_eq!(replay.json["id"], created.json["id"], "idempotent replay");
+
+    let a = s.http(&s.submit, "submit-request/get-request.json").await;
+    expect(&a, 200, "get");
+    assert_eq!(a.json["status"], "submitted");
+    let a = s.http(&s.submit, "submit-request/get-requests.json").await;
+    expect(&a, 200, "list");
+    assert!(a.text.contains(&id), "{}", a.text);
+    let a = s
+        .http(&s.submit, "submit-request/get-requests-staging-stage.json")
+        .await;
+    expect(&a, 200, "list through the named stage /staging");
+    assert!(a.text.contains(&id), "{}", a.text);
+    let a = s
+        .http(&s.submit, "submit-request/get-request-other-kelurahan.json")
+        .await;
+    expect(&a, 404, "another kelurahan's request");
+    assert!(!a.text.contains(&code), "a 404 says nothing of the request");
+    let a = s
+        .http(&s.submit, "submit-request/get-request-without-claims.json")
+        .await;
+    expect(&a, 401, "no authorizer claims");
+    assert_eq!(a.json["code"], "UNAUTHENTICATED");
+
+    // ---- survey and decision ----
+    let early = s.http(&s.survey, "verify-survey/post-decision.json").await;
+    expect(&early, 409, "decision before the survey");
+    assert_eq!(early.json["code"], "INVALID_TRANSITION");
+    expect(
+        &s.http(&s.survey, "verify-survey/post-survey-assignment.json")
+            .await,
+        200,
+        "assignment",
+    );
+    expect(
+        &s.http(&s.survey, "verify-survey/post-survey.json").await,
+        200,
+        "survey",
+    );
+    let a = s.http(&s.survey, "verify-survey/post-decision.json").await;
+    expect(&a, 200, "decision");
+    assert_eq!(a.json["status"], "approved");
+    let a = s.http(&s.submit, "submit-request/get-history.json").await;
+    expect(&a, 200, "history");
+    assert_eq!(a.json.as_array().map(Vec::len), Some(4), "{}", a.text);
+
+    // ---- the queue: approval → allocation (delivered twice: one allocation) ----
+    assert_eq!(
+        s.sqs(&s.stock, "allocate-stock/sqs-request-approved.json")
+            .await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        s.sqs(&s.stock, "allocate-stock/sqs-request-approved.json")
+            .await,
+        Vec::<String>::new()
+    );
+    let a = s.http(&s.submit, "submit-request/get-request.json").await;
+    assert_eq!(a.json["status"], "allocated", "{}", a.text);
+    let a = s.http(&s.stock, "allocate-stock/get-shipments.json").await;
+    expect(&a, 200, "shipments");
+    let mine: Vec<&Value> = a.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|sh| sh["request_id"] == id.as_str())
+        .collect();
+    assert_eq!(mine.len(), 1, "one shipment per request: {}", a.text);
+    s.swap(SAMPLE_SHIPMENT, mine[0]["id"].as_str().unwrap());
+    let a = s.http(&s.stock, "allocate-stock/post-dispatch.json").await;
+    expect(&a, 200, "dispatch");
+    let a = s.http(&s.stock, "allocate-stock/post-handover.json").await;
+    expect(&a, 200, "handover");
+    assert_eq!(a.json["status"], "delivered", "{}", a.text);
+
+    // Cancelled (after delivery: nothing to release) and a receipt (no waitlist): handled.
+    assert!(
+        s.sqs(&s.stock, "allocate-stock/sqs-request-cancelled.json")
+            .await
+            .is_empty()
+    );
+    assert!(
+        s.sqs(&s.stock, "allocate-stock/sqs-stock-received.json")
+            .await
+            .is_empty()
+    );
+    // One bad message fails alone; the good ones around it are handled.
+    let failed = s
+        .sqs(&s.stock, "allocate-stock/sqs-batch-with-bad-message.json")
+        .await;
+    let batch = s.load("allocate-stock/sqs-batch-with-bad-message.json");
+    assert_eq!(failed, [batch["Records"][1]["messageId"].as_str().unwrap()]);
+
+    // ---- notify: every event kind, each twice; SMS once per (event, recipient) ----
+    let kinds = [
+        "request-submitted",
+        "survey-assigned",
+        "survey-recorded",
+        "request-approved",
+        "request-rejected",
+        "request-waitlisted",
+        "request-allocated",
+        "request-dispatched",
+        "request-delivered",
+        "request-cancelled",
+        "stock-received",
+        "stock-low",
+    ];
+    for kind in kinds {
+        let rel = format!("notify/sqs-{kind}.json");
+        assert!(s.sqs(&s.notify, &rel).await.is_empty(), "{rel}");
+        assert!(s.sqs(&s.notify, &rel).await.is_empty(), "{rel} again");
+    }
+    let to_surveyor = sms_naming(SURVEYOR_PHONE, &code).await;
+    assert_eq!(
+        to_surveyor.len(),
+        1,
+        "survey assignment, once: {to_surveyor:?}"
+    );
+    let to_staff = sms_naming(KELURAHAN_PHONE, &code).await;
+    // Approved, rejected, dispatched: one each (the fixtures' kelurahan staff submitted it).
+    assert_eq!(to_staff.len(), 3, "{to_staff:?}");
+    let to_psm = sms_naming(PSM_PHONE, &code).await;
+    // Approved, rejected, delivered, cancelled.
+    assert_eq!(to_psm.len(), 4, "{to_psm:?}");
+    for m in to_surveyor.iter().chain(&to_staff).chain(&to_psm) {
+        assert!(m.chars().count() <= 160, "one segment: {m}");
+        assert!(
+            !m.contains(HEAD_NIK) && !m.contains("Siti"),
+            "no NIK or name: {m}"
+        );
+    }
+    let retried = s
+        .invoke(&s.notify, s.load("notify/schedule-retry-failed-sms.json"))
+        .await;
+    assert_eq!(retried["retried_and_sent"], 0, "{retried}");
+
+    // ---- a second request, cancelled through its route ----
+    let mut second = s.load("submit-request/post-requests.json");
+    let body = second["body"]
+        .as_str()
+        .unwrap()
+        .replace(HEAD_NIK, "3275015507850002")
+        .replace("3275010203040005", "3275010203040099");
+    second["body"] = json!(body);
+    second["headers"]["idempotency-key"] = json!("2026-12-04-bekasijaya-009");
+    let a = s.http_event(&s.submit, second).await;
+    expect(&a, 201, "second submission");
+    s.swap(SAMPLE_REQUEST, a.json["id"].as_str().unwrap());
+    let a = s.http(&s.submit, "submit-request/post-cancel.json").await;
+    expect(&a, 200, "cancel");
+    assert_eq!(a.json["status"], "cancelled");
+
+    // ---- each function called only what its IAM policy allows ----
+    for under in [&s.submit, &s.survey, &s.stock, &s.notify] {
+        let allowed: BTreeSet<String> = basoka_aws::calls::iam_actions(under.ports)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let made = under.calls.actions();
+        let beyond: Vec<_> = made.difference(&allowed).collect();
+        assert!(
+            beyond.is_empty(),
+            "{} made calls its ports do not declare: {beyond:?} (made {made:?})",
+            under.function.name()
+        );
+        assert!(
+            !made.is_empty(),
+            "{} made no AWS call at all?",
+            under.function.name()
+        );
+    }
+
+    // ---- and every fixture was fed to a handler ----
+    let used = s.used.lock().unwrap().clone();
+    let mut unused = Vec::new();
+    for dir in [
+        "submit-request",
+        "verify-survey",
+        "allocate-stock",
+        "notify",
+    ] {
+        for f in std::fs::read_dir(events_dir().join(dir)).unwrap() {
+            let p = f.unwrap().path();
+            if !used.contains(&p) {
+                unused.push(p);
+            }
+        }
+    }
+    assert!(unused.is_empty(), "fixtures no test feeds: {unused:?}");
+}
+
+/// The stream side of the transport: the table's real stream on moto, as the pipe reads it.
+/// Every outbox insert becomes the event JSON the state change stored; the pipe's filter drops
+/// everything else; and those message bodies, as SQS messages, are what the consumers handle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_stream_records_become_the_messages_consumers_receive() {
+    // The committed stream fixture: its event is the notify fixture's body, byte for byte.
+    let record: Value = read_json(&events_dir().join("stream/outbox-insert.json"));
+    let body = basoka_aws::stream_record_to_message(&record)
+        .expect("an outbox insert")
+        .expect("kept by the pipe filter");
+    let sqs: Value = read_json(&events_dir().join("notify/sqs-stock-low.json"));
+    assert_eq!(sqs["Records"][0]["body"].as_str(), Some(body.as_str()));
+
+    // The real stream: a submission writes request, history, guards… and one outbox item.
+    let rig = Rig::new().await;
+    let created = rig
+        .http(&rig.submit, "submit-request/post-requests.json")
+        .await;
+    expect(&created, 201, "submission");
+    let code = created.json["code"].as_str().unwrap().to_string();
+    let records = testkit::stream_records(&rig.table).await;
+    assert!(records.len() > 1, "the stream has the whole transaction");
+    let mut messages = Vec::new();
+    for r in &records {
+        if let Some(m) = basoka_aws::stream_record_to_message(r).expect("stream records read") {
+            messages.push(m);
+        }
+    }
+    assert_eq!(
+        messages.len(),
+        1,
+        "one event per state change: {messages:?}"
+    );
+    let event: Value = serde_json::from_str(&messages[0]).unwrap();
+    assert_eq!(event["type"], "RequestSubmitted");
+    assert_eq!(event["request"]["code"], code.as_str());
+    assert!(
+        !messages[0].contains(HEAD_NIK),
+        "events carry the NIK masked"
+    );
+
+    // Handed to notify as its queue would: the Dinas duty number is told.
+    let batch = basoka_lambda::queue::sqs_batch("notify", [("m-1", messages[0].as_str())]);
+    let out = rig.invoke(&rig.notify, batch).await;
+    assert!(failed_ids(&out).is_empty(), "{out}");
+    let duty = sms_naming("+6281100000001", &code).await;
+    assert_eq!(duty.len(), 1, "{duty:?}");
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn chrono_now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
