@@ -211,17 +211,24 @@ impl Intercept for CallRecorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
+    use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
 
     #[test]
     fn a_transaction_needs_its_component_actions() {
         let put = TransactWriteItem::builder()
-            .put(Put::builder().table_name("t").build().unwrap())
+            .put(
+                Put::builder()
+                    .table_name("t")
+                    .item("PK", AttributeValue::S("a".into()))
+                    .build()
+                    .unwrap(),
+            )
             .build();
         let check = TransactWriteItem::builder()
             .condition_check(
                 ConditionCheck::builder()
                     .table_name("t")
+                    .key("PK", AttributeValue::S("b".into()))
                     .condition_expression("attribute_exists(PK)")
                     .build()
                     .unwrap(),

@@ -6,6 +6,8 @@
 
 #[cfg(not(basoka_skip_aws_tests))]
 mod on_moto {
+    use std::sync::Arc;
+
     use basoka_aws::AwsAdapters;
     use basoka_aws::testkit::fresh_adapters;
     use basoka_conformance::Ports;
@@ -21,7 +23,9 @@ mod on_moto {
 
     async fn fresh() -> (AwsAdapters, Ports) {
         let adapters = fresh_adapters().await;
-        let ports = ports_of(&adapters);
+        let ports = ports_of(&adapters).with_sms(Arc::new(adapters.sms.clone()), |to| async move {
+            basoka_aws::testkit::sms_to(to.as_str()).await
+        });
         (adapters, ports)
     }
 

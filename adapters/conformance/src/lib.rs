@@ -3,7 +3,7 @@
 //! store now, a DynamoDB one later) runs the same cases and so keeps the same promises to the
 //! use cases: all-or-nothing writes, the duplicate-active guard, optimistic versions,
 //! idempotency records, deterministic keyset paging, the cool-down record, registry loads and
-//! the outbox; on the fulfilment side, stock writes that never take a lot below zero (not even
+//! the outbox; the SMS sender; on the fulfilment side, stock writes that never take a lot below zero (not even
 //! under 200 concurrent allocations), a ledger that always adds up to the lots, allocations and
 //! shipments that change only from the state the writer read; and the notification log's
 //! claim-once semantics and the staff directory.
@@ -37,6 +37,7 @@
 pub mod cases;
 pub mod fixtures;
 pub mod fulfilment;
+pub mod notifier;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -44,11 +45,12 @@ use std::sync::Arc;
 
 use shared::Phone;
 use shared::fulfilment_ports::StockStore;
-use shared::notify::{Directory, NotificationLog};
+use shared::notify::{Directory, NotificationLog, SmsSender};
 use shared::ports::{IdempotencyStore, Outbox, RegistryStore, RequestStore, StoreError};
 
 pub use cases::*;
 pub use fulfilment::*;
+pub use notifier::*;
 
 /// A staff member's phone number, as the directory is given it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +66,11 @@ pub type ContactWriter = Arc<
     dyn Fn(Contact) -> Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>> + Send + Sync,
 >;
 
+/// The adapter's window on what its SMS sender sent to a number: `(message id, text)`,
+/// oldest first.
+pub type SentSms =
+    Arc<dyn Fn(Phone) -> Pin<Box<dyn Future<Output = Vec<(String, String)>> + Send>> + Send + Sync>;
+
 /// The store ports one adapter provides, as the use cases and consumers hold them.
 #[derive(Clone)]
 pub struct Ports {
@@ -76,6 +83,19 @@ pub struct Ports {
     pub directory: Arc<dyn Directory>,
     /// Records a contact for [`Ports::directory`]; see [`Ports::with_contacts`].
     pub contacts: ContactWriter,
+    /// The adapter's SMS sender and its window on what it sent; see [`Ports::with_sms`].
+    pub sms: Arc<dyn SmsSender>,
+    pub sent_sms: SentSms,
+}
+
+/// Stands in until an adapter gives its SMS sender: every send fails, saying so.
+struct NoSms;
+
+#[async_trait::async_trait]
+impl SmsSender for NoSms {
+    async fn send(&self, _: &Phone, _: &shared::sms::SmsText) -> Result<String, String> {
+        Err("the adapter gave the conformance suite no SMS sender (Ports::with_sms)".into())
+    }
 }
 
 impl Ports {
@@ -110,7 +130,21 @@ impl Ports {
                     ))
                 })
             }),
+            sms: Arc::new(NoSms),
+            sent_sms: Arc::new(|_| Box::pin(async { Vec::new() })),
         }
+    }
+
+    /// The adapter's SMS sender and its way of reading back what was sent to a number, for
+    /// the notifier case.
+    pub fn with_sms<F, Fut>(mut self, sender: Arc<dyn SmsSender>, sent: F) -> Ports
+    where
+        F: Fn(Phone) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Vec<(String, String)>> + Send + 'static,
+    {
+        self.sms = sender;
+        self.sent_sms = Arc::new(move |p| Box::pin(sent(p)));
+        self
     }
 
     /// The adapter's way of recording a contact, for the directory case.
@@ -163,6 +197,7 @@ macro_rules! __with_cases {
             shipments_newest_first_with_paging_and_status,
             notification_claim_put_and_retryable,
             directory_put_and_get,
+            sms_sent_and_read_back_exactly,
         );
     };
 }

@@ -62,6 +62,22 @@ impl FileSms {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// The SMS in the outbox for `to`, oldest first: `(id, text)`. Lines that cannot be read
+    /// (a torn last line after a crash) are skipped.
+    pub fn sent_to(&self, to: &Phone) -> Vec<(String, String)> {
+        let Ok(text) = std::fs::read_to_string(&self.path) else {
+            return Vec::new();
+        };
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["to"] == to.as_str())
+            .map(|v| {
+                let field = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+                (field("id"), field("text"))
+            })
+            .collect()
+    }
 }
 
 /// Appends `line` to `path` and waits until it is on disk.

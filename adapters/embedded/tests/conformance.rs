@@ -6,7 +6,9 @@ use basoka_conformance::Ports;
 use basoka_conformance::fixtures::{
     KELURAHAN_A, TO_DELIVERED, at, drive, idempotency, kk, nik, registry_row, submission,
 };
-use basoka_embedded::EmbeddedStore;
+use std::sync::Arc;
+
+use basoka_embedded::{EmbeddedStore, FileSms};
 use shared::Status;
 use shared::ports::{ImportCounts, ListQuery, StoreError};
 use tempfile::TempDir;
@@ -14,7 +16,13 @@ use tempfile::TempDir;
 async fn fresh() -> (TempDir, Ports) {
     let dir = tempfile::tempdir().expect("temporary folder");
     let store = EmbeddedStore::open(dir.path()).expect("open a fresh store");
-    (dir, ports(store))
+    let sms = FileSms::new(dir.path().join("sms-outbox.jsonl"));
+    let reader = sms.clone();
+    let ports = ports(store).with_sms(Arc::new(sms), move |to| {
+        let reader = reader.clone();
+        async move { reader.sent_to(&to) }
+    });
+    (dir, ports)
 }
 
 /// Every port, and the store's own contact writer for the directory case.
