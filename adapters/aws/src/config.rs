@@ -27,6 +27,18 @@ use crate::keys::KeyHasher;
 use crate::sns::SnsSms;
 use crate::store::DynamoStore;
 
+/// Every variable [`AwsConfig::from_env`] reads (the infrastructure drift test checks that
+/// the template sets no other). Keep in step with the table above.
+pub const ENVIRONMENT: [&str; 7] = [
+    "BASOKA_TABLE",
+    "BASOKA_HASH_KEY",
+    "BASOKA_SMS_SENDER_ID",
+    "BASOKA_IDEMPOTENCY_TTL_HOURS",
+    "BASOKA_OUTBOX_TTL_DAYS",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+];
+
 /// The region when none is configured: Asia Pacific (Jakarta).
 pub const DEFAULT_REGION: &str = "ap-southeast-3";
 /// The table name when `BASOKA_TABLE` is not set.

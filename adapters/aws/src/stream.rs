@@ -41,6 +41,14 @@ fn new_image_string<'a>(record: &'a Value, attribute: &str) -> Option<&'a str> {
         .as_str()
 }
 
+/// The pipe's filter pattern (`infra/template.yaml`, `OutboxPipe`), which the drift test
+/// compares with the template: the records [`is_outbox_insert`] accepts.
+pub const PIPE_FILTER_PATTERN: &str =
+    r#"{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["outbox"]}}}}"#;
+
+/// The pipe's target input template: the outbox item's `event` string, unquoted.
+pub const PIPE_INPUT_TEMPLATE: &str = "<$.dynamodb.NewImage.event.S>";
+
 /// Whether the pipe forwards this record: an `INSERT` of an item with `entity = "outbox"`.
 pub fn is_outbox_insert(record: &Value) -> bool {
     record.get("eventName").and_then(Value::as_str) == Some("INSERT")

@@ -9,6 +9,7 @@
 //! | `BASOKA_DINAS_PHONE` | none | notify: the Dinas duty mobile (new and waitlisted requests) |
 //! | `BASOKA_GUDANG_PHONE` | none | notify: the warehouse mobile (allocations to ship, low stock) |
 //! | `BASOKA_SMS_MAX_ATTEMPTS` | `5` | notify: sends per (event, recipient) before it stays failed |
+//! | `RUST_LOG` | `info` | every function: the log filter (read by the Lambda runtime's subscriber, after `AWS_LAMBDA_LOG_LEVEL`) |
 //!
 //! The store's own variables (`BASOKA_TABLE`, `BASOKA_HASH_KEY`, …) are read by
 //! `basoka_aws::AwsConfig::from_env`.
@@ -16,6 +17,17 @@
 use shared::Phone;
 use shared::notify::NotifyConfig;
 use shared::policy::Policy;
+
+/// Every variable of the table above (the infrastructure drift test checks that the template
+/// sets no variable that neither this module nor `basoka_aws::config::ENVIRONMENT` reads).
+pub const ENVIRONMENT: [&str; 6] = [
+    "BASOKA_TARGET_MAX_DESIL",
+    "BASOKA_COOLDOWN_DAYS",
+    "BASOKA_DINAS_PHONE",
+    "BASOKA_GUDANG_PHONE",
+    "BASOKA_SMS_MAX_ATTEMPTS",
+    "RUST_LOG",
+];
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name)
