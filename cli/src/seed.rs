@@ -46,7 +46,7 @@ pub async fn run(deps: &FulfilDeps, opening_stock: bool) -> Result<(), String> {
                 let days = if l.sku.as_str() == "BERAS" { 365 } else { 240 };
                 serde_json::json!({
                     "sku": l.sku.as_str(),
-                    "quantity": l.quantity * OPENING_PACKAGES,
+                    "quantity": l.quantity.get() * OPENING_PACKAGES,
                     "expires_on": (today + Duration::days(days)).to_string(),
                 })
             })

@@ -32,8 +32,8 @@ use crate::ports::{
 };
 use crate::request::{ActorRef, AidRequest, Disclosure, RequestView};
 use crate::stock::{
-    self, Item, Lot, Movement, Package, PackageLine, Sku, StockLevel, WarehouseCode,
-    plan_allocation,
+    self, Delta, Item, Lot, Movement, OutOfRange, Package, PackageLine, Quantity, Sku, StockLevel,
+    WarehouseCode, plan_allocation,
 };
 use crate::time::wib_offset;
 use crate::usecases::fingerprint;
@@ -115,28 +115,31 @@ fn warehouse_event(
 // Stock levels and low-stock alerts
 // ---------------------------------------------------------------------------------------------
 
-/// Stock of every item in a warehouse, from its lots.
+/// Stock of every item in a warehouse, from its lots. The sums are checked: lots the use
+/// cases wrote never come near the limit, so [`OutOfRange`] means data written around them.
 pub fn levels_of(
     warehouse: &WarehouseCode,
     items: &[Item],
     lots: &[Lot],
     today: NaiveDate,
-) -> Vec<StockLevel> {
+) -> Result<Vec<StockLevel>, OutOfRange> {
     items
         .iter()
         .map(|item| {
-            let mine = lots.iter().filter(|l| l.sku == item.sku);
-            let (mut on_hand, mut allocated, mut available, mut expired) = (0, 0, 0, 0);
-            for l in mine {
-                on_hand += l.on_hand;
-                allocated += l.allocated;
-                if l.usable_on(today) {
-                    available += l.available();
-                } else {
-                    expired += l.available();
-                }
-            }
-            StockLevel {
+            let mine: Vec<&Lot> = lots.iter().filter(|l| l.sku == item.sku).collect();
+            let on_hand = stock::sum(mine.iter().map(|l| l.on_hand))?;
+            let allocated = stock::sum(mine.iter().map(|l| l.allocated))?;
+            let available = stock::sum(
+                mine.iter()
+                    .filter(|l| l.usable_on(today))
+                    .map(|l| l.available()),
+            )?;
+            let expired = stock::sum(
+                mine.iter()
+                    .filter(|l| !l.usable_on(today))
+                    .map(|l| l.available()),
+            )?;
+            Ok(StockLevel {
                 warehouse: warehouse.as_str().to_string(),
                 sku: item.sku.as_str().to_string(),
                 name: item.name.clone(),
@@ -147,13 +150,18 @@ pub fn levels_of(
                 expired,
                 low_threshold: item.low_threshold,
                 low: available < item.low_threshold,
-            }
+            })
         })
         .collect()
 }
 
 /// `StockLow` events for the items whose available stock falls from at or above the threshold
 /// to below it with this change (`delta` per item, negative for less available).
+///
+/// The totals saturate instead of failing: that is exact for the one question asked (does
+/// available stock cross the threshold?), since a total beyond `u64` is above any threshold
+/// before and after any one change, and an event is only written for a total below it. So an
+/// allocation never fails, nor wraps into a false alert, over lots however large.
 fn low_stock_events(
     deps: &FulfilDeps,
     warehouse: &WarehouseCode,
@@ -164,29 +172,36 @@ fn low_stock_events(
     actor: &ActorRef,
 ) -> Vec<Event> {
     let today = deps.today();
-    let before = levels_of(warehouse, items, lots, today);
-    before
-        .iter()
-        .filter_map(|level| {
-            let sku = Sku::parse(&level.sku).ok()?;
-            let d = *delta.get(&sku)?;
-            let after = (level.available as i64 + d).max(0) as u64;
-            (level.available >= level.low_threshold && after < level.low_threshold).then(|| {
-                warehouse_event(
-                    deps,
-                    at,
-                    actor,
-                    EventKind::StockLow {
-                        warehouse: warehouse.as_str().to_string(),
-                        sku: level.sku.clone(),
-                        unit: level.unit.clone(),
-                        available: after,
-                        threshold: level.low_threshold,
-                    },
-                )
-            })
-        })
-        .collect()
+    let mut events = Vec::new();
+    for item in items {
+        let Some(&d) = delta.get(&item.sku) else {
+            continue;
+        };
+        let before = lots
+            .iter()
+            .filter(|l| l.sku == item.sku && l.usable_on(today))
+            .fold(0u64, |acc, l| acc.saturating_add(l.available()));
+        let after = if d >= 0 {
+            before.saturating_add(d.unsigned_abs())
+        } else {
+            before.saturating_sub(d.unsigned_abs())
+        };
+        if before >= item.low_threshold && after < item.low_threshold {
+            events.push(warehouse_event(
+                deps,
+                at,
+                actor,
+                EventKind::StockLow {
+                    warehouse: warehouse.as_str().to_string(),
+                    sku: item.sku.as_str().to_string(),
+                    unit: item.unit.clone(),
+                    available: after,
+                    threshold: item.low_threshold,
+                },
+            ));
+        }
+    }
+    events
 }
 
 /// `GET /v1/stock?warehouse=` — gudang, dinas.
@@ -199,7 +214,7 @@ pub async fn stock_levels(
     let warehouse = parse_warehouse(deps, warehouse, "warehouse")?;
     let items = deps.stock.items().await?;
     let lots = deps.stock.lots(&warehouse, None).await?;
-    Ok(levels_of(&warehouse, &items, &lots, deps.today()))
+    Ok(levels_of(&warehouse, &items, &lots, deps.today())?)
 }
 
 /// `GET /v1/stock/ledger?warehouse=&sku=` — gudang, dinas: every movement of an item.
@@ -223,6 +238,14 @@ pub async fn ledger(
         Some(s) => Sku::parse(s).map_err(|e| AppError::Validation(vec![e.at("sku")]))?,
     };
     Ok(deps.stock.ledger(&warehouse, &sku).await?)
+}
+
+fn sku_unknown() -> Invalid {
+    Invalid::new(
+        "SKU_UNKNOWN",
+        "Barang dengan sku ini tidak ada di katalog.",
+        "No item with this sku in the catalogue.",
+    )
 }
 
 fn parse_warehouse(
@@ -361,11 +384,9 @@ pub async fn put_package(
     let name = i.text("name", 200, true);
     let items = deps.stock.items().await?;
     let lines = read_lines(&mut i, body, &items, LineRules::Package);
+    // Lines of the same item add up into one package line, which is a quantity too.
+    let merged = merge_lines(&mut i, lines, |l| l.sku.clone());
     i.finish()?;
-    let mut merged: BTreeMap<Sku, u64> = BTreeMap::new();
-    for (sku, q, _) in lines {
-        *merged.entry(sku).or_insert(0) += q;
-    }
     let package = Package {
         code: code.expect("checked"),
         name: name.expect("checked"),
@@ -382,16 +403,23 @@ pub async fn put_package(
 #[derive(PartialEq)]
 enum LineRules {
     Package,
-    Receipt,
+    /// Receipt lines may carry `expires_on`, which may not be before `today`.
+    Receipt {
+        today: NaiveDate,
+    },
 }
 
-/// Reads `lines: [{sku, quantity, expires_on?}]`, naming every bad line (`lines[2].quantity`).
-fn read_lines(
-    i: &mut Input<'_>,
-    body: &Value,
-    items: &[Item],
-    rules: LineRules,
-) -> Vec<(Sku, u64, Option<NaiveDate>)> {
+/// One good line of a body, with its index in the request's `lines`.
+struct Line {
+    index: usize,
+    sku: Sku,
+    quantity: Quantity,
+    expires_on: Option<NaiveDate>,
+}
+
+/// Reads `lines: [{sku, quantity, expires_on?}]`, naming every bad line by its index in the
+/// request (`lines[2].quantity`), and returns the good ones.
+fn read_lines(i: &mut Input<'_>, body: &Value, items: &[Item], rules: LineRules) -> Vec<Line> {
     let Some(arr) = body.get("lines").and_then(Value::as_array) else {
         i.push(
             Invalid::new(
@@ -419,11 +447,7 @@ fn read_lines(
         let sku = i.parsed(&format!("{base}.sku"), true, |s| {
             let sku = Sku::parse(s)?;
             match items.iter().find(|it| it.sku == sku) {
-                None => Err(Invalid::new(
-                    "SKU_UNKNOWN",
-                    "Barang dengan sku ini tidak ada di katalog.",
-                    "No item with this sku in the catalogue.",
-                )),
+                None => Err(sku_unknown()),
                 Some(it) if it.retired => Err(Invalid::new(
                     "ITEM_RETIRED",
                     "Barang ini sudah tidak dipakai (retired).",
@@ -432,33 +456,82 @@ fn read_lines(
                 Some(_) => Ok(sku),
             }
         });
-        let q = i.integer(&format!("{base}.quantity"), i64::MIN, i64::MAX, true);
-        let q = match q.map(stock::positive_quantity) {
-            Some(Ok(q)) => Some(q),
-            Some(Err(e)) => {
-                i.push(e.at(format!("{base}.quantity")));
-                None
-            }
+        let quantity = match i.whole(&format!("{base}.quantity"), true) {
+            Some(v) => match Quantity::parse(v) {
+                Ok(q) => Some(q),
+                Err(e) => {
+                    i.push(e.at(format!("{base}.quantity")));
+                    None
+                }
+            },
             None => None,
         };
-        let expires = if rules == LineRules::Receipt {
-            i.parsed(&format!("{base}.expires_on"), false, |s| {
-                NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-                    Invalid::new(
-                        "DATE_INVALID",
-                        "Tanggal kedaluwarsa harus YYYY-MM-DD.",
-                        "The expiry date must be YYYY-MM-DD.",
-                    )
-                })
-            })
-        } else {
-            None
+        let expires_on = match rules {
+            LineRules::Receipt { today } => {
+                let path = format!("{base}.expires_on");
+                let date = i.parsed(&path, false, |s| {
+                    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+                        Invalid::new(
+                            "DATE_INVALID",
+                            "Tanggal kedaluwarsa harus YYYY-MM-DD.",
+                            "The expiry date must be YYYY-MM-DD.",
+                        )
+                    })
+                });
+                if date.is_some_and(|d| d < today) {
+                    i.push(
+                        Invalid::new(
+                            "ALREADY_EXPIRED",
+                            "Barang yang sudah kedaluwarsa tidak boleh diterima.",
+                            "Stock that has already expired cannot be received.",
+                        )
+                        .at(path),
+                    );
+                    None
+                } else {
+                    date
+                }
+            }
+            LineRules::Package => None,
         };
-        if let (Some(sku), Some(q)) = (sku, q) {
-            out.push((sku, q, expires));
+        if let (Some(sku), Some(quantity)) = (sku, quantity) {
+            out.push(Line {
+                index: n,
+                sku,
+                quantity,
+                expires_on,
+            });
         }
     }
     out
+}
+
+/// Adds up the lines that share a key (an item; an item and expiry date), in line order. A
+/// sum beyond one line's bound is refused at the line that takes it over.
+fn merge_lines<K: Ord>(
+    i: &mut Input<'_>,
+    lines: Vec<Line>,
+    key: impl Fn(&Line) -> K,
+) -> BTreeMap<K, Quantity> {
+    let mut merged: BTreeMap<K, Quantity> = BTreeMap::new();
+    for line in lines {
+        let k = key(&line);
+        match merged.get(&k) {
+            None => {
+                merged.insert(k, line.quantity);
+            }
+            Some(q) => match q.checked_add(line.quantity) {
+                Some(total) => {
+                    merged.insert(k, total);
+                }
+                None => i.push(
+                    Quantity::sum_too_large(&line.sku)
+                        .at(format!("lines[{}].quantity", line.index)),
+                ),
+            },
+        }
+    }
+    merged
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -514,20 +587,10 @@ pub async fn receive(
     let warehouse_raw = i.text("warehouse", 40, false);
     let reference = i.text("reference", 100, true);
     let items = deps.stock.items().await?;
-    let lines = read_lines(&mut i, body, &items, LineRules::Receipt);
     let today = deps.today();
-    for (n, (_, _, exp)) in lines.iter().enumerate() {
-        if exp.is_some_and(|d| d < today) {
-            i.push(
-                Invalid::new(
-                    "ALREADY_EXPIRED",
-                    "Barang yang sudah kedaluwarsa tidak boleh diterima.",
-                    "Stock that has already expired cannot be received.",
-                )
-                .at(format!("lines[{n}].expires_on")),
-            );
-        }
-    }
+    let lines = read_lines(&mut i, body, &items, LineRules::Receipt { today });
+    // Two lines of the same item and date add up into one lot, itself at most one line's worth.
+    let merged = merge_lines(&mut i, lines, |l| (l.sku.clone(), l.expires_on));
     let warehouse = match parse_warehouse(deps, warehouse_raw.as_deref(), "warehouse") {
         Ok(w) => Some(w),
         Err(AppError::Validation(v)) => {
@@ -539,11 +602,6 @@ pub async fn receive(
     i.finish()?;
     let (warehouse, reference) = (warehouse.expect("checked"), reference.expect("checked"));
 
-    // Two lines of the same item and date add up into one lot.
-    let mut merged: BTreeMap<(Sku, Option<NaiveDate>), u64> = BTreeMap::new();
-    for (sku, q, exp) in lines {
-        *merged.entry((sku, exp)).or_insert(0) += q;
-    }
     let now = deps.clock.now();
     let actor = ActorRef::of(caller);
     let mut ledger = Vec::new();
@@ -559,16 +617,17 @@ pub async fn receive(
             &sku,
             exp,
             Movement::Receipt,
-            q as i64,
+            stock::signed(q.get())?,
             &actor,
             "penerimaan barang",
             &reference,
         ));
-        *totals.entry(sku.clone()).or_insert(0) += q;
+        let total = totals.entry(sku.clone()).or_insert(0);
+        *total = total.checked_add(q.get()).ok_or(OutOfRange)?;
         received.push(ReceivedLot {
             lot_id,
             sku: sku.as_str().to_string(),
-            quantity: q,
+            quantity: q.get(),
             expires_on: exp,
         });
     }
@@ -636,9 +695,10 @@ fn replay(prior: IdempotencyRecord, fingerprint: &str) -> Result<StoredResponse,
     }
 }
 
-/// `POST /v1/stock/adjustments` — gudang, dinas: `{warehouse, sku, delta, reason}`. A negative
-/// delta takes from expired lots first, then the earliest expiry; never below zero (409 with
-/// the available amount, nothing written).
+/// `POST /v1/stock/adjustments` — gudang, dinas: `{warehouse, sku, delta, reason}`. `delta` is
+/// a whole number from -1000000 to 1000000, not 0. A negative delta takes from expired lots
+/// first, then the earliest expiry; never below zero (409 with the available amount, nothing
+/// written).
 pub async fn adjust(
     deps: &FulfilDeps,
     caller: &Caller,
@@ -653,24 +713,19 @@ pub async fn adjust(
         if items.iter().any(|it| it.sku == sku) {
             Ok(sku)
         } else {
-            Err(Invalid::new(
-                "SKU_UNKNOWN",
-                "Barang dengan sku ini tidak ada di katalog.",
-                "No item with this sku in the catalogue.",
-            ))
+            Err(sku_unknown())
         }
     });
-    let delta = i.integer("delta", -1_000_000_000, 1_000_000_000, true);
-    if delta == Some(0) {
-        i.push(
-            Invalid::new(
-                "DELTA_ZERO",
-                "Selisih penyesuaian tidak boleh 0.",
-                "The adjustment cannot be 0.",
-            )
-            .at("delta"),
-        );
-    }
+    let delta = match i.whole("delta", true) {
+        Some(v) => match Delta::parse(v) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                i.push(e.at("delta"));
+                None
+            }
+        },
+        None => None,
+    };
     let reason = i.text("reason", 500, true);
     let warehouse = match parse_warehouse(deps, warehouse_raw.as_deref(), "warehouse") {
         Ok(w) => Some(w),
@@ -695,10 +750,13 @@ pub async fn adjust(
             .stock
             .lots(&warehouse, Some(std::slice::from_ref(&sku)))
             .await?;
+        // The answer is the item's stock level: totals that cannot be told (data written
+        // around the bounds) are refused before anything is written, not after.
+        levels_of(&warehouse, &items, &lots, today)?;
         let mut ledger = Vec::new();
         let reference = format!("penyesuaian {}", now.to_rfc3339());
-        if delta > 0 {
-            ledger.push(LedgerEntry::new(
+        match delta {
+            Delta::Add(q) => ledger.push(LedgerEntry::new(
                 deps.ids.uuid(),
                 now,
                 &warehouse,
@@ -706,64 +764,68 @@ pub async fn adjust(
                 &sku,
                 None,
                 Movement::Adjustment,
-                delta,
+                stock::signed(q.get())?,
                 &actor,
                 &reason,
                 &reference,
-            ));
-        } else {
-            let mut takeable: Vec<&Lot> = lots.iter().filter(|l| l.available() > 0).collect();
-            let available: u64 = takeable.iter().map(|l| l.available()).sum();
-            let wanted = delta.unsigned_abs();
-            if wanted > available {
-                return Err(AppError::InsufficientStock {
-                    sku: sku.as_str().to_string(),
-                    available,
-                });
-            }
-            // Expired lots first (that is what write-offs are for), then earliest expiry.
-            takeable.sort_by(|a, b| {
-                (
-                    a.usable_on(today),
-                    a.expires_on.is_none(),
-                    a.expires_on,
-                    &a.lot_id,
-                )
-                    .cmp(&(
-                        b.usable_on(today),
-                        b.expires_on.is_none(),
-                        b.expires_on,
-                        &b.lot_id,
-                    ))
-            });
-            let mut left = wanted;
-            for lot in takeable {
-                if left == 0 {
-                    break;
+            )),
+            Delta::Remove(wanted) => {
+                let mut takeable: Vec<&Lot> = lots.iter().filter(|l| l.available() > 0).collect();
+                // Saturating is exact here: a total beyond u64 is more than any removal.
+                let available = takeable
+                    .iter()
+                    .fold(0u64, |acc, l| acc.saturating_add(l.available()));
+                let wanted = wanted.get();
+                if wanted > available {
+                    return Err(AppError::InsufficientStock {
+                        sku: sku.as_str().to_string(),
+                        available,
+                    });
                 }
-                let q = left.min(lot.available());
-                ledger.push(LedgerEntry::new(
-                    deps.ids.uuid(),
-                    now,
-                    &warehouse,
-                    &lot.lot_id,
-                    &sku,
-                    lot.expires_on,
-                    Movement::Adjustment,
-                    -(q as i64),
-                    &actor,
-                    &reason,
-                    &reference,
-                ));
-                left -= q;
+                // Expired lots first (that is what write-offs are for), then earliest expiry.
+                takeable.sort_by(|a, b| {
+                    (
+                        a.usable_on(today),
+                        a.expires_on.is_none(),
+                        a.expires_on,
+                        &a.lot_id,
+                    )
+                        .cmp(&(
+                            b.usable_on(today),
+                            b.expires_on.is_none(),
+                            b.expires_on,
+                            &b.lot_id,
+                        ))
+                });
+                let mut left = wanted;
+                for lot in takeable {
+                    if left == 0 {
+                        break;
+                    }
+                    let q = left.min(lot.available());
+                    ledger.push(LedgerEntry::new(
+                        deps.ids.uuid(),
+                        now,
+                        &warehouse,
+                        &lot.lot_id,
+                        &sku,
+                        lot.expires_on,
+                        Movement::Adjustment,
+                        -stock::signed(q)?,
+                        &actor,
+                        &reason,
+                        &reference,
+                    ));
+                    left -= q;
+                }
             }
         }
         // Only the usable part of the change moves the "available" figure.
-        let usable_delta: i64 = ledger
+        let usable_delta = ledger
             .iter()
             .filter(|e| e.expires_on.is_none_or(|d| d >= today))
-            .map(|e| e.delta_on_hand)
-            .sum();
+            .try_fold(0i64, |acc, e| acc.checked_add(e.delta_on_hand))
+            .ok_or(OutOfRange)?;
         let delta_map = BTreeMap::from([(sku.clone(), usable_delta)]);
         let events = low_stock_events(deps, &warehouse, &items, &lots, &delta_map, now, &actor);
         match deps
@@ -785,7 +847,7 @@ pub async fn adjust(
                     .find(|it| it.sku == sku)
                     .cloned()
                     .expect("checked");
-                return Ok(levels_of(&warehouse, &[item], &lots, today).remove(0));
+                return Ok(levels_of(&warehouse, &[item], &lots, today)?.remove(0));
             }
             Err(StoreError::InsufficientStock) => continue,
             Err(e) => return Err(e.into()),
@@ -841,10 +903,10 @@ pub async fn allocate(deps: &FulfilDeps, id: &RequestId) -> Result<AllocationOut
         let warehouse = deps.default_warehouse();
         let now = deps.clock.now();
         let package = deps.stock.package(&package_code).await?;
-        let needs = package
-            .as_ref()
-            .map(|p| p.needs(packages))
-            .unwrap_or_default();
+        let needs = match &package {
+            Some(p) => p.needs(packages)?,
+            None => BTreeMap::new(),
+        };
         let skus: Vec<Sku> = needs.keys().cloned().collect();
         let lots = deps.stock.lots(&warehouse, Some(&skus)).await?;
         let plan = match &package {
@@ -870,16 +932,16 @@ pub async fn allocate(deps: &FulfilDeps, id: &RequestId) -> Result<AllocationOut
                         &t.sku,
                         t.expires_on,
                         Movement::Allocation,
-                        t.quantity as i64,
+                        stock::signed(t.quantity)?,
                         &actor,
                         "alokasi paket",
                         request.id.as_str(),
                     ));
                 }
-                let delta: BTreeMap<Sku, i64> = needs
+                let delta = needs
                     .iter()
-                    .map(|(s, q)| (s.clone(), -(*q as i64)))
-                    .collect();
+                    .map(|(s, q)| Ok((s.clone(), -stock::signed(*q)?)))
+                    .collect::<Result<BTreeMap<Sku, i64>, OutOfRange>>()?;
                 let mut events = vec![Event {
                     id: event_id,
                     occurred_at: now,
@@ -1045,7 +1107,7 @@ pub async fn release(deps: &FulfilDeps, id: &RequestId) -> Result<bool, AppError
             .takes
             .iter()
             .map(|t| {
-                LedgerEntry::new(
+                Ok(LedgerEntry::new(
                     deps.ids.uuid(),
                     now,
                     &allocation.warehouse,
@@ -1053,13 +1115,13 @@ pub async fn release(deps: &FulfilDeps, id: &RequestId) -> Result<bool, AppError
                     &t.sku,
                     t.expires_on,
                     Movement::Release,
-                    t.quantity as i64,
+                    stock::signed(t.quantity)?,
                     &actor,
                     "permohonan dibatalkan",
                     id.as_str(),
-                )
+                ))
             })
-            .collect();
+            .collect::<Result<Vec<_>, OutOfRange>>()?;
         allocation.status = AllocationStatus::Released;
         allocation.updated_at = now;
         let shipment = match deps.stock.shipment(&allocation.shipment_id).await? {
@@ -1225,7 +1287,7 @@ pub async fn dispatch(
             .takes
             .iter()
             .map(|t| {
-                LedgerEntry::new(
+                Ok(LedgerEntry::new(
                     deps.ids.uuid(),
                     now,
                     &allocation.warehouse,
@@ -1233,13 +1295,13 @@ pub async fn dispatch(
                     &t.sku,
                     t.expires_on,
                     Movement::Dispatch,
-                    t.quantity as i64,
+                    stock::signed(t.quantity)?,
                     &actor,
                     "pengiriman paket",
                     shipment.id.as_str(),
-                )
+                ))
             })
-            .collect();
+            .collect::<Result<Vec<_>, OutOfRange>>()?;
         allocation.status = AllocationStatus::Dispatched;
         allocation.updated_at = now;
         shipment.status = ShipmentStatus::Dispatched;

@@ -17,7 +17,7 @@ use crate::events::Event;
 use crate::ids::{RequestCode, RequestId};
 use crate::ports::{IdempotencyRecord, Page, StoreError};
 use crate::request::{ActorRef, AidRequest, Delivery, HistoryEntry};
-use crate::stock::{Item, Lot, Movement, Package, Sku, Take, WarehouseCode};
+use crate::stock::{Item, Lot, MAX_MOVEMENT, Movement, Package, Sku, Take, WarehouseCode};
 
 /// One change to one lot, which is also its ledger entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -75,6 +75,16 @@ impl LedgerEntry {
             reason: reason.to_string(),
             reference: reference.to_string(),
         }
+    }
+
+    /// Whether a store may write this entry: it moves at most [`MAX_MOVEMENT`] units either
+    /// way, and its deltas follow from its movement. Both stores refuse any other entry as the
+    /// caller's bug (`StoreError::Unavailable`, nothing written): the ledger is the stock's
+    /// history, and an entry that lies about its movement, or is so large that sums of lots
+    /// could overflow, would make it wrong.
+    pub fn is_sound(&self) -> bool {
+        self.quantity.unsigned_abs() <= MAX_MOVEMENT
+            && self.movement.deltas(self.quantity) == (self.delta_on_hand, self.delta_allocated)
     }
 }
 
@@ -197,7 +207,9 @@ pub enum Expect<S> {
 #[derive(Debug, Clone, Default)]
 pub struct StockWrite {
     /// Lot changes, each stored with its ledger entry. A change to a lot that does not exist
-    /// creates it (receipts); none may leave on hand < allocated or either below zero.
+    /// creates it (receipts); none may leave on hand < allocated or either below zero. Every
+    /// entry must be [`LedgerEntry::is_sound`] (at most [`MAX_MOVEMENT`] units, deltas as its
+    /// movement says), or the whole write is refused with `StoreError::Unavailable`.
     pub ledger: Vec<LedgerEntry>,
     pub allocation: Option<(Allocation, Expect<AllocationStatus>)>,
     pub shipment: Option<(Shipment, Expect<ShipmentStatus>)>,

@@ -214,6 +214,43 @@ impl<'a> Input<'a> {
         }
     }
 
+    /// A whole number of any size, for readers that check the range themselves (a quantity
+    /// of `9223372036854775807` or `1e30` is too large, not "not a whole number"). `2.5` and
+    /// `"3"` are refused.
+    pub fn whole(&mut self, path: &str, required: bool) -> Option<i128> {
+        match self.lookup(path) {
+            None => {
+                if required {
+                    self.required(path);
+                }
+                None
+            }
+            Some(Value::Number(n)) => {
+                if let Some(v) = n.as_i64() {
+                    Some(i128::from(v))
+                } else if let Some(v) = n.as_u64() {
+                    Some(i128::from(v))
+                } else {
+                    // Beyond 64 bits serde_json keeps a float: a whole one is just very large
+                    // (the cast saturates, which every range check refuses).
+                    match n.as_f64() {
+                        Some(f) if f.is_finite() && f.fract() == 0.0 && f.abs() >= 9.0e18 => {
+                            Some(f as i128)
+                        }
+                        _ => {
+                            self.errors.push(NOT_INTEGER.at(path));
+                            None
+                        }
+                    }
+                }
+            }
+            Some(_) => {
+                self.errors.push(NOT_INTEGER.at(path));
+                None
+            }
+        }
+    }
+
     /// An RFC 3339 time with an offset, returned in UTC.
     pub fn time(&mut self, path: &str, required: bool) -> Option<DateTime<Utc>> {
         let raw = match self.lookup(path) {
@@ -312,6 +349,26 @@ mod tests {
                 ("lines[1].sku".to_string(), "FIELD_REQUIRED"),
                 ("lines[1].quantity".to_string(), "FIELD_NOT_INTEGER"),
                 ("lines[2]".to_string(), "FIELD_NOT_OBJECT"),
+            ]
+        );
+    }
+
+    #[test]
+    fn whole_numbers_of_any_size_are_read_and_fractions_refused() {
+        let body = json!({"a": 9223372036854775807i64, "b": 18446744073709551615u64, "c": 1e30,
+            "d": 2.5, "e": -3, "f": "3"});
+        let mut i = Input::new(&body).unwrap();
+        assert_eq!(i.whole("a", true), Some(i128::from(i64::MAX)));
+        assert_eq!(i.whole("b", true), Some(i128::from(u64::MAX)));
+        assert!(i.whole("c", true).is_some_and(|v| v > i128::from(u64::MAX)));
+        assert_eq!(i.whole("d", true), None);
+        assert_eq!(i.whole("e", true), Some(-3));
+        assert_eq!(i.whole("f", true), None);
+        assert_eq!(
+            fields(i.finish().unwrap_err()),
+            vec![
+                ("d".to_string(), "FIELD_NOT_INTEGER"),
+                ("f".to_string(), "FIELD_NOT_INTEGER")
             ]
         );
     }

@@ -103,16 +103,167 @@ pub fn parse_package_code(raw: &str) -> Result<String, Invalid> {
     )
 }
 
-/// A positive whole quantity (`0`, `-3` and `2.5` are refused by the readers).
-pub fn positive_quantity(value: i64) -> Result<u64, Invalid> {
-    if value >= 1 {
-        Ok(value as u64)
-    } else {
-        Err(Invalid::new(
-            "QUANTITY_NOT_POSITIVE",
-            "Jumlah harus bilangan bulat positif.",
-            "The quantity must be a positive whole number.",
-        ))
+/// The most units one line may carry: a receipt line (and the lot that one receipt makes of
+/// an item and expiry date), a package line, an adjustment.
+///
+/// One million units is 1,000 tonnes of rice in kg or a million packets of noodles: more than
+/// any one delivery to a city warehouse, so a real line never meets it, while a typo or a
+/// pasted number (`9223372036854775807`) is refused with the line named. And it keeps every
+/// sum the system makes far from the 64-bit limit: an allocation of 20 packages is at most
+/// 20,000,000 units of an item, a warehouse would need ten million million such lots before
+/// its total on hand came near it.
+pub const MAX_QUANTITY: u64 = 1_000_000;
+
+/// The most units one ledger entry (one change to one lot) may move: an allocation of the
+/// largest decision (20 packages) of a package line of [`MAX_QUANTITY`] is 20,000,000, and
+/// this leaves room above that. The stores refuse an entry beyond it as the caller's bug
+/// ([`crate::fulfilment_ports::LedgerEntry::is_sound`]), so that no lot and no sum of lots can
+/// overflow however many entries it adds up.
+pub const MAX_MOVEMENT: u64 = 1_000_000_000;
+
+/// A sum or product of quantities that does not fit: never the case for quantities the use
+/// cases accepted, so a sign of data written around them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("stock quantities out of range")]
+pub struct OutOfRange;
+
+impl From<OutOfRange> for crate::AppError {
+    fn from(_: OutOfRange) -> Self {
+        crate::AppError::Unavailable("stock quantities out of range".into())
+    }
+}
+
+/// Adds quantities without wrapping.
+pub fn sum(values: impl IntoIterator<Item = u64>) -> Result<u64, OutOfRange> {
+    values
+        .into_iter()
+        .try_fold(0u64, |acc, v| acc.checked_add(v))
+        .ok_or(OutOfRange)
+}
+
+/// A quantity as a signed ledger amount.
+pub fn signed(q: u64) -> Result<i64, OutOfRange> {
+    i64::try_from(q).map_err(|_| OutOfRange)
+}
+
+fn too_large() -> Invalid {
+    Invalid::dynamic(
+        "QUANTITY_TOO_LARGE",
+        Text::new(
+            "Jumlah paling banyak 1000000 per baris.",
+            "The quantity is at most 1000000 per line.",
+        ),
+    )
+}
+
+/// A positive whole number of units, at most [`MAX_QUANTITY`]: what one line may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u64", into = "u64")]
+pub struct Quantity(u32);
+
+impl Quantity {
+    pub const MAX: Quantity = Quantity(MAX_QUANTITY as u32);
+
+    /// `0` and `-3` are `QUANTITY_NOT_POSITIVE`, more than [`MAX_QUANTITY`] is
+    /// `QUANTITY_TOO_LARGE` (`2.5` never gets here: the readers refuse it).
+    pub fn parse(value: i128) -> Result<Quantity, Invalid> {
+        if value < 1 {
+            Err(Invalid::new(
+                "QUANTITY_NOT_POSITIVE",
+                "Jumlah harus bilangan bulat positif.",
+                "The quantity must be a positive whole number.",
+            ))
+        } else if value > i128::from(MAX_QUANTITY) {
+            Err(too_large())
+        } else {
+            Ok(Quantity(value as u32))
+        }
+    }
+
+    pub fn get(self) -> u64 {
+        u64::from(self.0)
+    }
+
+    /// The sum of two quantities, if it is still a quantity (lines of one item that add up
+    /// into one lot or one package line).
+    pub fn checked_add(self, other: Quantity) -> Option<Quantity> {
+        let total = self.get() + other.get();
+        (total <= MAX_QUANTITY).then_some(Quantity(total as u32))
+    }
+
+    /// The refusal of lines that add up to more than one line may carry.
+    pub fn sum_too_large(sku: &Sku) -> Invalid {
+        Invalid::dynamic(
+            "QUANTITY_TOO_LARGE",
+            Text::new(
+                format!(
+                    "Baris-baris {sku} dijumlahkan menjadi lebih dari 1000000; paling banyak 1000000 per barang."
+                ),
+                format!(
+                    "The lines of {sku} add up to more than 1000000; at most 1000000 per item."
+                ),
+            ),
+        )
+    }
+}
+
+impl TryFrom<u64> for Quantity {
+    type Error = String;
+
+    fn try_from(v: u64) -> Result<Quantity, String> {
+        Quantity::parse(i128::from(v)).map_err(|e| e.to_string())
+    }
+}
+
+impl From<Quantity> for u64 {
+    fn from(q: Quantity) -> u64 {
+        q.get()
+    }
+}
+
+impl std::fmt::Display for Quantity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A stock adjustment: so many units more, or fewer. Never 0, never more than
+/// [`MAX_QUANTITY`] either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delta {
+    Add(Quantity),
+    Remove(Quantity),
+}
+
+impl Delta {
+    pub fn parse(value: i128) -> Result<Delta, Invalid> {
+        if value == 0 {
+            return Err(Invalid::new(
+                "DELTA_ZERO",
+                "Selisih penyesuaian tidak boleh 0.",
+                "The adjustment cannot be 0.",
+            ));
+        }
+        let q = Quantity::parse(value.abs()).map_err(|_| {
+            Invalid::new(
+                "QUANTITY_TOO_LARGE",
+                "Penyesuaian paling banyak 1000000 (naik atau turun).",
+                "An adjustment is at most 1000000 (up or down).",
+            )
+        })?;
+        Ok(if value > 0 {
+            Delta::Add(q)
+        } else {
+            Delta::Remove(q)
+        })
+    }
+
+    /// The signed amount.
+    pub fn amount(self) -> i64 {
+        match self {
+            Delta::Add(q) => q.get() as i64,
+            Delta::Remove(q) => -(q.get() as i64),
+        }
     }
 }
 
@@ -133,7 +284,9 @@ pub struct Item {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PackageLine {
     pub sku: Sku,
-    pub quantity: u64,
+    /// Units of the item per package: 1 to 1000000.
+    #[schema(value_type = u64, minimum = 1, maximum = 1000000)]
+    pub quantity: Quantity,
 }
 
 /// A food package as a bill of materials.
@@ -146,13 +299,19 @@ pub struct Package {
 }
 
 impl Package {
-    /// What `packages` packages need, per item.
-    pub fn needs(&self, packages: u32) -> BTreeMap<Sku, u64> {
-        let mut out = BTreeMap::new();
+    /// What `packages` packages need, per item (checked: never wraps).
+    pub fn needs(&self, packages: u32) -> Result<BTreeMap<Sku, u64>, OutOfRange> {
+        let mut out: BTreeMap<Sku, u64> = BTreeMap::new();
         for l in &self.lines {
-            *out.entry(l.sku.clone()).or_insert(0) += l.quantity * u64::from(packages);
+            let q = l
+                .quantity
+                .get()
+                .checked_mul(u64::from(packages))
+                .ok_or(OutOfRange)?;
+            let total = out.entry(l.sku.clone()).or_insert(0);
+            *total = total.checked_add(q).ok_or(OutOfRange)?;
         }
-        out
+        Ok(out)
     }
 }
 
@@ -180,9 +339,9 @@ pub fn seed_items() -> Vec<Item> {
 /// `PAKET-SEMBAKO`: beras 10 kg, minyak goreng 2 L, kecap manis 1 botol, saus sambal 1 botol,
 /// makanan kaleng 3 kaleng, mie instan 10 bungkus, biskuit 1 bungkus.
 pub fn seed_package(now: DateTime<Utc>) -> Package {
-    let line = |sku: &str, q: u64| PackageLine {
+    let line = |sku: &str, q: u32| PackageLine {
         sku: Sku(sku.into()),
-        quantity: q,
+        quantity: Quantity(q),
     };
     Package {
         code: DEFAULT_PACKAGE.into(),
@@ -260,7 +419,11 @@ pub fn plan_allocation(
                 &b.lot_id,
             ))
         });
-        let available: u64 = usable.iter().map(|l| l.available()).sum();
+        // Saturating is exact for the question asked: a total beyond u64 is enough for any
+        // need, and a shortfall is only reported when the total is below the need.
+        let available = usable
+            .iter()
+            .fold(0u64, |acc, l| acc.saturating_add(l.available()));
         if available < needed {
             short.push(Shortfall {
                 sku: sku.clone(),
@@ -313,14 +476,17 @@ impl Movement {
         }
     }
 
-    /// How a movement of `q` units changes a lot: (on hand, allocated).
+    /// How a movement of `q` units changes a lot: (on hand, allocated). (`q` is at most
+    /// [`MAX_MOVEMENT`] either way in any entry a store accepts; the negation saturates so
+    /// that even a wild `q` cannot panic here.)
     pub fn deltas(self, q: i64) -> (i64, i64) {
+        let minus = q.saturating_neg();
         match self {
             Movement::Receipt => (q, 0),
             Movement::Allocation => (0, q),
-            Movement::Release => (0, -q),
+            Movement::Release => (0, minus),
             Movement::Adjustment => (q, 0),
-            Movement::Dispatch => (-q, -q),
+            Movement::Dispatch => (minus, minus),
         }
     }
 }
@@ -435,7 +601,7 @@ mod tests {
     #[test]
     fn the_seed_package_is_the_2020_bekasi_package() {
         let p = seed_package(Utc::now());
-        let n = p.needs(2);
+        let n = p.needs(2).unwrap();
         assert_eq!(n[&Sku::parse("BERAS").unwrap()], 20);
         assert_eq!(n[&Sku::parse("MIE-INSTAN").unwrap()], 20);
         assert_eq!(p.lines.len(), 7);
@@ -447,9 +613,89 @@ mod tests {
     fn movements_keep_the_ledger_arithmetic() {
         assert_eq!(Movement::Dispatch.deltas(3), (-3, -3));
         assert_eq!(Movement::Release.deltas(3), (0, -3));
-        assert!(positive_quantity(0).is_err());
-        assert!(positive_quantity(-3).is_err());
-        assert_eq!(positive_quantity(2).unwrap(), 2);
         assert!(Sku::parse("beras").is_err());
+    }
+
+    #[test]
+    fn a_quantity_is_a_positive_whole_number_of_at_most_a_million() {
+        assert_eq!(
+            Quantity::parse(0).unwrap_err().code,
+            "QUANTITY_NOT_POSITIVE"
+        );
+        assert_eq!(
+            Quantity::parse(-3).unwrap_err().code,
+            "QUANTITY_NOT_POSITIVE"
+        );
+        assert_eq!(Quantity::parse(2).unwrap().get(), 2);
+        assert_eq!(Quantity::parse(1_000_000).unwrap(), Quantity::MAX);
+        for huge in [1_000_001, i128::from(i64::MAX), i128::from(u64::MAX)] {
+            assert_eq!(
+                Quantity::parse(huge).unwrap_err().code,
+                "QUANTITY_TOO_LARGE",
+                "{huge}"
+            );
+        }
+        // Stored quantities are checked too, and written as plain numbers.
+        assert!(serde_json::from_str::<Quantity>("9223372036854775807").is_err());
+        assert!(serde_json::from_str::<Quantity>("0").is_err());
+        assert_eq!(serde_json::to_string(&Quantity::MAX).unwrap(), "1000000");
+        let q = Quantity::parse(600_000).unwrap();
+        assert_eq!(
+            q.checked_add(q),
+            None,
+            "two lines of one item may not add up past the bound"
+        );
+        assert_eq!(
+            q.checked_add(Quantity::parse(400_000).unwrap()),
+            Some(Quantity::MAX)
+        );
+    }
+
+    #[test]
+    fn an_adjustment_is_never_zero_nor_beyond_a_million_either_way() {
+        assert_eq!(Delta::parse(0).unwrap_err().code, "DELTA_ZERO");
+        assert_eq!(Delta::parse(-5).unwrap().amount(), -5);
+        assert_eq!(Delta::parse(1_000_000).unwrap().amount(), 1_000_000);
+        for huge in [
+            1_000_001,
+            -1_000_001,
+            i128::from(i64::MAX),
+            i128::from(i64::MIN),
+        ] {
+            assert_eq!(
+                Delta::parse(huge).unwrap_err().code,
+                "QUANTITY_TOO_LARGE",
+                "{huge}"
+            );
+        }
+    }
+
+    #[test]
+    fn sums_and_products_of_quantities_never_wrap() {
+        assert_eq!(sum([u64::MAX, 1]), Err(OutOfRange));
+        assert_eq!(sum([2, 3]), Ok(5));
+        assert_eq!(signed(u64::MAX), Err(OutOfRange));
+        let mut p = seed_package(Utc::now());
+        assert_eq!(p.needs(20).unwrap()[&Sku::parse("BERAS").unwrap()], 200);
+        // A package of the largest lines, for the largest decision, is far from the limit.
+        for l in &mut p.lines {
+            l.quantity = Quantity::MAX;
+        }
+        p.lines.push(PackageLine {
+            sku: Sku::parse("BERAS").unwrap(),
+            quantity: Quantity::MAX,
+        });
+        assert_eq!(
+            p.needs(20).unwrap()[&Sku::parse("BERAS").unwrap()],
+            40_000_000
+        );
+        assert!(p.needs(u32::MAX).is_ok());
+        // The planner compares totals that would overflow without wrapping them.
+        let lots = [
+            lot("a", "BERAS", None, u64::MAX, 0, 1),
+            lot("b", "BERAS", None, u64::MAX, 0, 2),
+        ];
+        let takes = plan_allocation(&needs(&[("BERAS", 10)]), &lots, d("2026-12-03")).unwrap();
+        assert_eq!(takes.len(), 1);
     }
 }

@@ -93,9 +93,9 @@ struct LotChange {
 }
 
 impl LotChange {
-    fn action(&self) -> Action {
+    fn action(&self) -> Result<Action, StoreError> {
         let (dh, da) = (self.delta_on_hand, self.delta_allocated);
-        let dav = dh - da;
+        let dav = dh.checked_sub(da).ok_or_else(out_of_range)?;
         let mut set = "SET #e = :entity, #lot = :lot, #sku = :sku, #wh = :wh".to_string();
         if self.expires_on.is_some() {
             set.push_str(", #exp = if_not_exists(#exp, :exp)");
@@ -135,18 +135,23 @@ impl LotChange {
         ] {
             if delta < 0 {
                 conditions.push(format!("{attr} >= {placeholder}"));
-                action = action.value(placeholder, n(-delta));
+                action = action.value(placeholder, n(delta.unsigned_abs()));
             }
         }
         if !conditions.is_empty() {
             action = action.when(conditions.join(" AND "));
         }
-        action
+        Ok(action)
     }
 }
 
-/// Merges the lot changes of `ledger` by lot, in order of first appearance.
-fn lot_changes(ledger: &[LedgerEntry]) -> Vec<LotChange> {
+fn out_of_range() -> StoreError {
+    StoreError::Unavailable("the lot changes of one write add up beyond 64 bits".into())
+}
+
+/// Merges the lot changes of `ledger` by lot, in order of first appearance (checked: sound
+/// entries never come near the limit, anything else is refused, never wrapped).
+fn lot_changes(ledger: &[LedgerEntry]) -> Result<Vec<LotChange>, StoreError> {
     let mut out: Vec<LotChange> = Vec::new();
     for e in ledger {
         let (wh, sku) = (e.warehouse.as_str(), e.sku.as_str());
@@ -155,8 +160,14 @@ fn lot_changes(ledger: &[LedgerEntry]) -> Vec<LotChange> {
             .find(|c| c.lot_id == e.lot_id && c.sku == sku && c.warehouse == wh)
         {
             Some(c) => {
-                c.delta_on_hand += e.delta_on_hand;
-                c.delta_allocated += e.delta_allocated;
+                c.delta_on_hand = c
+                    .delta_on_hand
+                    .checked_add(e.delta_on_hand)
+                    .ok_or_else(out_of_range)?;
+                c.delta_allocated = c
+                    .delta_allocated
+                    .checked_add(e.delta_allocated)
+                    .ok_or_else(out_of_range)?;
                 c.expires_on = c.expires_on.or(e.expires_on);
             }
             None => out.push(LotChange {
@@ -169,7 +180,7 @@ fn lot_changes(ledger: &[LedgerEntry]) -> Vec<LotChange> {
             }),
         }
     }
-    out
+    Ok(out)
 }
 
 fn expect_condition(action: Action, expected: Option<&'static str>) -> Action {
@@ -228,11 +239,15 @@ impl DynamoStore {
     fn stock_actions(&self, write: &StockWrite) -> Result<Vec<Action>, StoreError> {
         for e in &write.ledger {
             // The ledger is the stock's history: an entry whose deltas contradict its
-            // movement would make it lie, so it is refused as the caller's bug.
-            if e.movement.deltas(e.quantity) != (e.delta_on_hand, e.delta_allocated) {
+            // movement would make it lie, and one beyond the bound of a movement could make
+            // a lot larger than the u64 it is read back into, so either is refused as the
+            // caller's bug.
+            if !e.is_sound() {
                 return Err(StoreError::Unavailable(format!(
-                    "ledger entry {} has deltas that do not follow from its movement",
-                    e.id
+                    "ledger entry {} moves more than {} units or has deltas that do not \
+                     follow from its movement",
+                    e.id,
+                    shared::stock::MAX_MOVEMENT
                 )));
             }
         }
@@ -249,7 +264,9 @@ impl DynamoStore {
         if let Some((sh, expect)) = &write.shipment {
             actions.push(self.shipment_action(sh, *expect)?);
         }
-        actions.extend(lot_changes(&write.ledger).iter().map(LotChange::action));
+        for change in lot_changes(&write.ledger)? {
+            actions.push(change.action()?);
+        }
         let mut received = BTreeSet::new();
         for e in &write.ledger {
             let mut i = item(
@@ -529,7 +546,8 @@ mod tests {
             entry("b", Movement::Allocation, 3),
             entry("a", Movement::Allocation, 4),
             entry("a", Movement::Dispatch, 4),
-        ]);
+        ])
+        .unwrap();
         assert_eq!(changes.len(), 2);
         assert_eq!(
             (
@@ -543,5 +561,14 @@ mod tests {
             (changes[1].delta_on_hand, changes[1].delta_allocated),
             (0, 3)
         );
+    }
+
+    #[test]
+    fn lot_changes_that_add_up_beyond_64_bits_are_refused_not_wrapped() {
+        let big = entry("a", Movement::Receipt, i64::MAX);
+        assert!(matches!(
+            lot_changes(&[big.clone(), big]),
+            Err(StoreError::Unavailable(_))
+        ));
     }
 }

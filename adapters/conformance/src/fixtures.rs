@@ -435,7 +435,8 @@ pub fn package(code: &str, lines: &[(&str, u64)], at: DateTime<Utc>) -> Package 
             .iter()
             .map(|(s, q)| PackageLine {
                 sku: sku(s),
-                quantity: *q,
+                quantity: shared::stock::Quantity::parse(i128::from(*q))
+                    .expect("fixture quantities are 1 to 1000000"),
             })
             .collect(),
         updated_at: at,

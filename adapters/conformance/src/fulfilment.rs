@@ -19,7 +19,7 @@ use shared::fulfilment_ports::{
 use shared::notify::{NotificationRecord, NotificationStatus};
 use shared::ports::StoreError;
 use shared::request::AidRequest;
-use shared::stock::{Lot, Movement, Sku, WarehouseCode};
+use shared::stock::{Lot, MAX_MOVEMENT, Movement, Sku, WarehouseCode};
 use shared::{Action, EventId, Phone, RequestId};
 
 use crate::cases::{all_events, event_ids, insert, must};
@@ -477,6 +477,64 @@ pub async fn below_zero_is_refused_and_writes_nothing(p: &Ports) {
         p.stock.apply(adjustment(&w, &l, "BERAS", -1, at(5))).await,
         Err(StoreError::InsufficientStock)
     );
+    assert_ledger_adds_up(p, &w, &["BERAS", "MINYAK-GORENG"]).await;
+}
+
+/// A ledger entry that moves more than [`MAX_MOVEMENT`] units, or whose deltas do not follow
+/// from its movement, is the caller's bug: the whole write is refused with `Unavailable` and
+/// nothing of it is written (no lot, no entry, no event). So no lot, and no sum of lots, can
+/// run past 64 bits however it is added up; exactly `MAX_MOVEMENT` is fine.
+pub async fn unsound_ledger_entries_are_refused_and_write_nothing(p: &Ports) {
+    let w = warehouse();
+    let (write, ids) = receipt(&w, &[("BERAS", 10, None)], at(0));
+    apply(p, "receipt", write).await;
+    let l = ids[0].clone();
+    let before = snapshot(p, &["BERAS", "MINYAK-GORENG"]).await;
+    let max = MAX_MOVEMENT as i64;
+    let refused: Vec<(&str, StockWrite)> = vec![
+        (
+            "a receipt of one unit more than a movement may carry",
+            receipt(&w, &[("MINYAK-GORENG", max + 1, None)], at(1)).0,
+        ),
+        (
+            "a receipt of i64::MAX units",
+            receipt(&w, &[("MINYAK-GORENG", i64::MAX, None)], at(1)).0,
+        ),
+        (
+            "a good receipt, then an adjustment of i64::MAX on an existing lot",
+            {
+                let (mut write, _) = receipt(&w, &[("MINYAK-GORENG", 5, None)], at(2));
+                write
+                    .ledger
+                    .extend(adjustment(&w, &l, "BERAS", i64::MAX, at(2)).ledger);
+                write
+            },
+        ),
+        (
+            "a write-off of i64::MIN + 1",
+            adjustment(&w, &l, "BERAS", i64::MIN + 1, at(3)),
+        ),
+        ("an entry whose deltas contradict its movement", {
+            let mut write = adjustment(&w, &l, "BERAS", 3, at(4));
+            write.ledger[0].delta_on_hand = 30;
+            write
+        }),
+    ];
+    for (what, write) in refused {
+        assert!(
+            matches!(p.stock.apply(write).await, Err(StoreError::Unavailable(_))),
+            "{what} must be refused as the caller's bug (Unavailable)"
+        );
+        assert_eq!(
+            snapshot(p, &["BERAS", "MINYAK-GORENG"]).await,
+            before,
+            "{what}: nothing may be written"
+        );
+    }
+
+    let (write, ids) = receipt(&w, &[("MINYAK-GORENG", max, None)], at(5));
+    apply(p, "a receipt of exactly MAX_MOVEMENT", write).await;
+    assert_eq!(lot(p, &ids[0]).await.on_hand, MAX_MOVEMENT);
     assert_ledger_adds_up(p, &w, &["BERAS", "MINYAK-GORENG"]).await;
 }
 

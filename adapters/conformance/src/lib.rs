@@ -186,6 +186,7 @@ macro_rules! __with_cases {
             receipt_creates_lots_and_ledger,
             lots_oldest_first_by_warehouse_and_item,
             below_zero_is_refused_and_writes_nothing,
+            unsound_ledger_entries_are_refused_and_write_nothing,
             allocation_expected_absent_twice_is_state_conflict,
             shipment_and_allocation_change_only_from_the_expected_status,
             concurrent_allocations_never_oversell,

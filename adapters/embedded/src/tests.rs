@@ -571,6 +571,106 @@ mod fulfilment {
         }
     }
 
+    /// The tester's database: lots of `i64::MAX` written before quantities were bounded
+    /// (three receipts of 9223372036854775807 BERAS). The use cases over them answer and never
+    /// panic or wrap: an approval is still allocated, without a false low-stock alert; the
+    /// stock levels, whose totals cannot be told, are a store problem (503); an adjustment is
+    /// refused the same way before anything is written.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn use_cases_over_lots_written_before_the_bounds_answer_and_never_panic() {
+        use std::sync::Arc;
+
+        use shared::auth::{Caller, Role};
+        use shared::fulfilment::{self, AllocationOutcome, FulfilDeps};
+        use shared::ports::{RandomIds, SystemClock};
+
+        let (_dir, store) = open();
+        let now = chrono::Utc::now();
+        for item in shared::stock::seed_items() {
+            store.put_item(&item).await.unwrap();
+        }
+        store
+            .put_package(&shared::stock::seed_package(now))
+            .await
+            .unwrap();
+        {
+            let c = conn(&store);
+            let mut lot = c
+                .prepare(
+                    "INSERT INTO lots (lot_id, warehouse, sku, expires_on, on_hand, allocated)
+                     VALUES (?1, ?2, ?3, NULL, ?4, 0)",
+                )
+                .unwrap();
+            for (i, item) in shared::stock::seed_items().iter().enumerate() {
+                let big = if item.sku.as_str() == "BERAS" {
+                    i64::MAX
+                } else {
+                    1000
+                };
+                let copies = if item.sku.as_str() == "BERAS" { 3 } else { 1 };
+                for n in 0..copies {
+                    lot.execute(params![
+                        format!("0190000{i}-000{n}-7000-8000-000000000000"),
+                        warehouse().as_str(),
+                        item.sku.as_str(),
+                        big
+                    ])
+                    .unwrap();
+                }
+            }
+        }
+        let ports = Ports::of(store.clone());
+        let request = approved(&ports, 1, at(0)).await;
+        let deps = FulfilDeps {
+            requests: ports.requests.clone(),
+            stock: ports.stock.clone(),
+            idempotency: ports.idempotency.clone(),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds),
+            warehouses: vec![warehouse()],
+        };
+        assert_eq!(
+            fulfilment::allocate(&deps, &request.id).await,
+            Ok(AllocationOutcome::Allocated)
+        );
+        let events: Vec<String> = ports
+            .outbox
+            .pending("notify", 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.event.type_name().to_string())
+            .collect();
+        assert!(
+            !events.iter().any(|t| t == "StockLow"),
+            "no false low-stock alert: {events:?}"
+        );
+
+        let gudang = Caller {
+            sub: "gudang-1".into(),
+            name: "Petugas Gudang".into(),
+            role: Role::Gudang,
+            kelurahan: None,
+            phone: None,
+        };
+        assert!(matches!(
+            fulfilment::stock_levels(&deps, &gudang, None).await,
+            Err(shared::AppError::Unavailable(_))
+        ));
+        let before = tables(&store);
+        let adjust = fulfilment::adjust(
+            &deps,
+            &gudang,
+            &serde_json::json!({"sku": "BERAS", "delta": 5, "reason": "Stok opname."}),
+        )
+        .await;
+        assert!(
+            matches!(adjust, Err(shared::AppError::Unavailable(_))),
+            "{adjust:?}"
+        );
+        assert_eq!(tables(&store), before, "nothing written");
+    }
+
     /// Reads every lot and, per lot, the sums of its ledger deltas, straight from the tables.
     fn lots_against_ledger(store: &EmbeddedStore) -> Vec<(String, i64, i64, i64, i64)> {
         conn(store)

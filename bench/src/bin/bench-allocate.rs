@@ -233,7 +233,7 @@ async fn receive_directly(
                 &l.sku,
                 Some(expires),
                 Movement::Receipt,
-                (l.quantity * packages) as i64,
+                (l.quantity.get() * packages) as i64,
                 &actor,
                 "penerimaan barang",
                 reference,
@@ -330,7 +330,7 @@ async fn one_run(args: &Args, run: usize) -> Result<RunResult, String> {
             .lines
             .iter()
             .map(|l| {
-                json!({"sku": l.sku.as_str(), "quantity": l.quantity * packages, "expires_on": expires})
+                json!({"sku": l.sku.as_str(), "quantity": l.quantity.get() * packages, "expires_on": expires})
             })
             .collect();
         let body = json!({"warehouse": warehouse.as_str(), "reference": reference, "lines": lines});
@@ -461,8 +461,8 @@ async fn one_run(args: &Args, run: usize) -> Result<RunResult, String> {
         let ledger_on_hand: i64 = ledger.iter().map(|e| e.delta_on_hand).sum();
         let ledger_allocated: i64 = ledger.iter().map(|e| e.delta_allocated).sum();
         let ok = lots_ok
-            && on_hand == line.quantity * args.packages
-            && held == line.quantity * expect_allocated
+            && on_hand == line.quantity.get() * args.packages
+            && held == line.quantity.get() * expect_allocated
             && (expect_allocated < args.packages || available == 0)
             && ledger_on_hand == on_hand as i64
             && ledger_allocated == held as i64;

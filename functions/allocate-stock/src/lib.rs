@@ -129,7 +129,9 @@ pub struct ShipmentQuery {
 pub struct ReceiptLineBody {
     #[schema(example = "BERAS")]
     sku: String,
-    /// A positive whole number in the item's unit.
+    /// A positive whole number in the item's unit, at most 1000000 (lines of the same item
+    /// and date add up into one lot, also at most 1000000).
+    #[schema(minimum = 1, maximum = 1000000)]
     quantity: u64,
     /// `YYYY-MM-DD`; allocation takes the earliest expiry first and never an expired lot.
     expires_on: Option<String>,
@@ -151,7 +153,8 @@ pub struct ReceiptBody {
 pub struct AdjustmentBody {
     warehouse: Option<String>,
     sku: String,
-    /// Signed whole number, not 0; stock never goes below zero.
+    /// Signed whole number from -1000000 to 1000000, not 0; stock never goes below zero.
+    #[schema(minimum = -1000000, maximum = 1000000)]
     delta: i64,
     reason: String,
 }
@@ -171,6 +174,9 @@ pub struct ItemBody {
 #[allow(dead_code)]
 pub struct PackageLineBody {
     sku: String,
+    /// Units per package, at most 1000000 (lines of the same item add up, also at most
+    /// 1000000).
+    #[schema(minimum = 1, maximum = 1000000)]
     quantity: u64,
 }
 

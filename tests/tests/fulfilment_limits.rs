@@ -1,0 +1,256 @@
+//! The limits of stock input, as the warehouse and the Dinas meet them: a quantity is a
+//! positive whole number of at most 1,000,000 units per line (and per lot or package line,
+//! when lines of one item add up), an adjustment at most 1,000,000 either way. Anything
+//! beyond is 400 naming the line, nothing is written, and the stock figures, the ledger and
+//! the allocations keep working (no overflow, no panic, no false low-stock SMS).
+//!
+//! Every bad line is named by its index in the request.
+
+use basoka_tests::fulfil::*;
+use basoka_tests::*;
+
+const HUGE: i64 = i64::MAX;
+
+/// `PUT /v1/packages/{code}` as `token`.
+async fn put_package(s: &Server, token: &str, code: &str, body: &Value) -> Resp {
+    s.send(
+        s.client()
+            .put(s.url(&format!("/v1/packages/{code}")))
+            .bearer_auth(token)
+            .json(body),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quantities_beyond_a_million_per_line_are_refused_naming_the_line_and_nothing_breaks() {
+    let s = Server::start_with(journey_options());
+    let c = Cast::new(&s);
+    let stock0 = stock(&s, &c.gudang).await;
+
+    // The tester's receipts: one line of i64::MAX, two and three lines of it for one item.
+    for (reference, lines, bad) in [
+        (
+            "SJ-HUGE-1",
+            json!([{"sku": "BERAS", "quantity": HUGE}]),
+            vec!["lines[0].quantity"],
+        ),
+        (
+            "SJ-HUGE-2",
+            json!([{"sku": "BERAS", "quantity": HUGE}, {"sku": "BERAS", "quantity": HUGE}]),
+            vec!["lines[0].quantity", "lines[1].quantity"],
+        ),
+        (
+            "SJ-HUGE-3",
+            json!([{"sku": "BERAS", "quantity": HUGE}, {"sku": "MIE-INSTAN", "quantity": 5},
+                   {"sku": "BERAS", "quantity": 18446744073709551615u64}]),
+            vec!["lines[0].quantity", "lines[2].quantity"],
+        ),
+        (
+            "SJ-JUST-OVER",
+            json!([{"sku": "BERAS", "quantity": 1_000_001}]),
+            vec!["lines[0].quantity"],
+        ),
+        (
+            // Two lines of one item and date become one lot: together at most a million,
+            // refused at the line that goes over.
+            "SJ-ADDS-UP",
+            json!([{"sku": "BERAS", "quantity": 600_000, "expires_on": "2099-01-31"},
+                   {"sku": "MIE-INSTAN", "quantity": 5},
+                   {"sku": "BERAS", "quantity": 600_000, "expires_on": "2099-01-31"}]),
+            vec!["lines[2].quantity"],
+        ),
+    ] {
+        let r = receive(
+            &s,
+            &c.gudang,
+            Some(reference),
+            &json!({"warehouse": WAREHOUSE, "reference": reference, "lines": lines}),
+        )
+        .await;
+        r.problem(400, "VALIDATION_FAILED");
+        assert_eq!(r.error_fields(), bad, "{reference}: {}", r.text);
+        for f in &bad {
+            assert_eq!(
+                r.error_code(f).as_deref(),
+                Some("QUANTITY_TOO_LARGE"),
+                "{reference} {f}: {}",
+                r.text
+            );
+        }
+    }
+    assert_eq!(
+        stock(&s, &c.gudang).await,
+        stock0,
+        "refused receipts receive nothing"
+    );
+
+    // Adjustments: at most a million either way.
+    for delta in [
+        json!(HUGE),
+        json!(i64::MIN),
+        json!(1_000_001),
+        json!(-1_000_001),
+    ] {
+        let r = s
+            .post_resp(
+                "/v1/stock/adjustments",
+                Some(&c.gudang),
+                &json!({"warehouse": WAREHOUSE, "sku": "BERAS", "delta": delta, "reason": "Stok opname."}),
+            )
+            .await;
+        r.problem(400, "VALIDATION_FAILED");
+        assert_eq!(r.error_fields(), vec!["delta".to_string()], "{}", r.text);
+        assert_eq!(r.error_code("delta").as_deref(), Some("QUANTITY_TOO_LARGE"));
+    }
+    assert_eq!(stock(&s, &c.gudang).await, stock0);
+
+    // Packages: the same bound per line, and per item when lines add up.
+    for (lines, bad) in [
+        (
+            json!([{"sku": "BERAS", "quantity": HUGE}, {"sku": "MIE-INSTAN", "quantity": HUGE},
+                   {"sku": "BISKUIT", "quantity": 1}]),
+            vec!["lines[0].quantity", "lines[1].quantity"],
+        ),
+        (
+            json!([{"sku": "BERAS", "quantity": 700_000}, {"sku": "BERAS", "quantity": 700_000}]),
+            vec!["lines[1].quantity"],
+        ),
+    ] {
+        let r = put_package(
+            &s,
+            &c.dinas,
+            "PAKET-RAKSASA",
+            &json!({"name": "Paket raksasa", "lines": lines}),
+        )
+        .await;
+        r.problem(400, "VALIDATION_FAILED");
+        assert_eq!(r.error_fields(), bad, "{}", r.text);
+    }
+    let (_, packages) = s.get("/v1/packages", &c.dinas).await;
+    assert!(
+        !packages.to_string().contains("PAKET-RAKSASA"),
+        "a refused package is not stored: {packages}"
+    );
+
+    // At the bound, everything is taken and adds up: a million of an item received, a
+    // package of a million, allocation still works and no low-stock SMS is sent for it.
+    let r = receive(
+        &s,
+        &c.gudang,
+        Some("SJ-MILLION"),
+        &json!({"warehouse": WAREHOUSE, "reference": "SJ-MILLION", "lines": [
+            {"sku": "BERAS", "quantity": 1_000_000}, {"sku": "BERAS", "quantity": 1_000_000, "expires_on": "2099-01-31"}]}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = put_package(
+        &s,
+        &c.dinas,
+        "PAKET-BESAR",
+        &json!({"name": "Paket besar", "lines": [{"sku": "BERAS", "quantity": 1_000_000}]}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = s
+        .post_resp(
+            "/v1/stock/adjustments",
+            Some(&c.gudang),
+            &json!({"warehouse": WAREHOUSE, "sku": "BERAS", "delta": 1_000_000, "reason": "Hibah."}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let beras = level(&stock(&s, &c.gudang).await, "BERAS");
+    assert_eq!(
+        beras.0,
+        level(&stock0, "BERAS").0 + 3_000_000,
+        "on hand: {beras:?}"
+    );
+    let v = to_surveyed(
+        &s,
+        &c.kel,
+        &c.dinas,
+        &c.surveyor,
+        Cast::SURVEYOR,
+        &submit_body(KEL_A),
+    )
+    .await;
+    let id = id_of(&v);
+    let mut decision = approve_with(2, "kelurahan");
+    decision["package_code"] = json!("PAKET-BESAR");
+    approve(&s, &c.dinas, &id, &decision).await;
+    wait_status(&s, &c.dinas, &id, &["allocated"], AUTO_TIMEOUT).await;
+    let after = stock(&s, &c.gudang).await;
+    assert_eq!(level(&after, "BERAS").1, 2_000_000, "{:?}", after["BERAS"]);
+    assert_ledger_matches_stock(&s, &c.gudang).await;
+    let all = sms_barrier(&s, &c.kel, DINAS_PHONE).await;
+    assert!(
+        all.iter()
+            .all(|m| m.to != GUDANG_PHONE || !m.text.contains("menipis")),
+        "no low-stock SMS: BERAS never fell below its threshold: {:?}",
+        all.iter()
+            .filter(|m| m.to == GUDANG_PHONE)
+            .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn every_bad_receipt_line_is_named_by_its_index_in_the_request() {
+    let s = Server::start();
+    let gudang = s.gudang_token();
+    let stock0 = stock(&s, &gudang).await;
+    let r = receive(
+        &s,
+        &gudang,
+        None,
+        &json!({"warehouse": WAREHOUSE, "reference": "SJ-EXP", "lines": [
+            {"sku": "BERAS", "quantity": 0},
+            {"sku": "BERAS", "quantity": 1, "expires_on": "2020-01-01"},
+        ]}),
+    )
+    .await;
+    r.problem(400, "VALIDATION_FAILED");
+    assert_eq!(
+        r.error_fields(),
+        vec![
+            "lines[0].quantity".to_string(),
+            "lines[1].expires_on".to_string()
+        ],
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        r.error_code("lines[1].expires_on").as_deref(),
+        Some("ALREADY_EXPIRED")
+    );
+
+    // A line bad in several ways is named for each; lines around it keep their index.
+    let r = receive(
+        &s,
+        &gudang,
+        None,
+        &json!({"warehouse": WAREHOUSE, "reference": "SJ-EXP-2", "lines": [
+            {"sku": "BERAS", "quantity": 3},
+            {"sku": "NOPE", "quantity": -1, "expires_on": "2020-01-01"},
+            {"sku": "BERAS", "quantity": 2.5, "expires_on": "2099-01-01"},
+            {"sku": "MIE-INSTAN", "quantity": 2, "expires_on": "2021-06-30"},
+        ]}),
+    )
+    .await;
+    r.problem(400, "VALIDATION_FAILED");
+    assert_eq!(
+        r.error_fields(),
+        [
+            "lines[1].sku",
+            "lines[1].quantity",
+            "lines[1].expires_on",
+            "lines[2].quantity",
+            "lines[3].expires_on"
+        ]
+        .map(String::from)
+        .to_vec(),
+        "{}",
+        r.text
+    );
+    assert_eq!(stock(&s, &gudang).await, stock0);
+}
