@@ -34,7 +34,11 @@ pub enum AppError {
     #[error("payload too large")]
     PayloadTooLarge,
     #[error("insufficient stock")]
-    InsufficientStock { sku: String, available: u64 },
+    InsufficientStock {
+        warehouse: String,
+        sku: String,
+        available: u64,
+    },
     #[error("item in use")]
     ItemInUse,
     #[error("store unavailable: {0}")]
@@ -205,7 +209,7 @@ impl AppError {
                 "Isi permintaan melebihi 64 KiB.",
                 "The body exceeds 64 KiB.",
             ),
-            AppError::InsufficientStock { sku, available } => Text::new(
+            AppError::InsufficientStock { sku, available, .. } => Text::new(
                 format!("Stok {sku} tidak boleh di bawah nol; yang tersedia {available}."),
                 format!("Stock of {sku} cannot go below zero; {available} available."),
             ),

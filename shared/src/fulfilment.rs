@@ -778,6 +778,7 @@ pub async fn adjust(
                 let wanted = wanted.get();
                 if wanted > available {
                     return Err(AppError::InsufficientStock {
+                        warehouse: warehouse.as_str().to_string(),
                         sku: sku.as_str().to_string(),
                         available,
                     });

@@ -5,6 +5,9 @@
 //! the allocations keep working (no overflow, no panic, no false low-stock SMS).
 //!
 //! Every bad line is named by its index in the request.
+//!
+//! A refused adjustment tells the client, as members of the problem, which item in which
+//! warehouse and how much is available.
 
 use basoka_tests::fulfil::*;
 use basoka_tests::*;
@@ -253,4 +256,43 @@ async fn every_bad_receipt_line_is_named_by_its_index_in_the_request() {
         r.text
     );
     assert_eq!(stock(&s, &gudang).await, stock0);
+}
+
+#[tokio::test]
+async fn a_refused_adjustment_says_which_item_where_and_how_much_is_available_as_members() {
+    let s = Server::start();
+    let gudang = s.gudang_token();
+    let (_, _, available) = level(&stock(&s, &gudang).await, "MIE-INSTAN");
+    for lang in ["id", "en"] {
+        let r = s
+            .send(
+                s.client()
+                    .post(s.url("/v1/stock/adjustments"))
+                    .bearer_auth(&gudang)
+                    .header("Accept-Language", lang)
+                    .json(&json!({"sku": "MIE-INSTAN", "delta": -(available + 1), "reason": "Rusak."})),
+            )
+            .await;
+        let p = r.problem(409, "INSUFFICIENT_STOCK");
+        assert_eq!(p["sku"], "MIE-INSTAN", "{}", r.text);
+        assert_eq!(p["available"], available, "{}", r.text);
+        assert_eq!(p["warehouse"], WAREHOUSE, "{}", r.text);
+    }
+
+    // The OpenAPI description documents the members.
+    let spec = s.get_resp("/v1/openapi.json", None).await;
+    let props = &spec.json["components"]["schemas"]["Problem"]["properties"];
+    for member in ["sku", "available", "warehouse"] {
+        assert!(
+            props[member].is_object(),
+            "Problem.{member} in the OpenAPI document: {props}"
+        );
+    }
+    let adjust_409 = &spec.json["paths"]["/v1/stock/adjustments"]["post"]["responses"]["409"];
+    assert!(
+        adjust_409["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("available") && d.contains("sku")),
+        "{adjust_409}"
+    );
 }

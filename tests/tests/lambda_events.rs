@@ -260,6 +260,21 @@ async fn every_fixture_through_the_real_lambda_handlers() {
         .http(&s.stock, "allocate-stock/post-adjustments.json")
         .await;
     expect(&a, 200, "adjustment");
+    // An adjustment below zero: 409 with the item, warehouse and available amount as members,
+    // as the local server answers (the same problem document).
+    let mut below = s.load("allocate-stock/post-adjustments.json");
+    let mut adj: Value = serde_json::from_str(below["body"].as_str().unwrap()).unwrap();
+    adj["sku"] = json!("BERAS");
+    adj["delta"] = json!(-1_000_000);
+    below["body"] = json!(adj.to_string());
+    below["headers"]["content-length"] = json!(adj.to_string().len().to_string());
+    let a = s.http_event(&s.stock, below).await;
+    expect(&a, 409, "adjustment below zero");
+    assert_eq!(a.content_type, "application/problem+json");
+    assert_eq!(a.json["code"], "INSUFFICIENT_STOCK", "{}", a.text);
+    assert_eq!(a.json["sku"], "BERAS", "{}", a.text);
+    assert_eq!(a.json["warehouse"], "GUDANG-DINSOS-BKS", "{}", a.text);
+    assert!(a.json["available"].is_u64(), "{}", a.text);
     expect(
         &s.http(&s.stock, "allocate-stock/get-items.json").await,
         200,

@@ -43,6 +43,16 @@ pub struct Problem {
     /// For `RECENTLY_ASSISTED`: when a new request becomes possible (UTC).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cooldown_until: Option<String>,
+    /// For `INSUFFICIENT_STOCK`: the warehouse, the item and how much of it is available.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "GUDANG-DINSOS-BKS")]
+    pub warehouse: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "BERAS")]
+    pub sku: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 500)]
+    pub available: Option<u64>,
 }
 
 impl Problem {
@@ -79,6 +89,18 @@ impl Problem {
             },
             cooldown_until: match err {
                 AppError::RecentlyAssisted { until } => Some(until.to_rfc3339()),
+                _ => None,
+            },
+            warehouse: match err {
+                AppError::InsufficientStock { warehouse, .. } => Some(warehouse.clone()),
+                _ => None,
+            },
+            sku: match err {
+                AppError::InsufficientStock { sku, .. } => Some(sku.clone()),
+                _ => None,
+            },
+            available: match err {
+                AppError::InsufficientStock { available, .. } => Some(*available),
                 _ => None,
             },
         }
@@ -146,6 +168,26 @@ mod tests {
         assert_eq!(en.title, "Invalid data");
         assert_eq!(en.errors[1].message, "Required.");
         assert_eq!(en.type_, "urn:basoka:problem:validation-failed");
+    }
+
+    #[test]
+    fn insufficient_stock_carries_warehouse_sku_and_available_as_members() {
+        let err = AppError::InsufficientStock {
+            warehouse: "GUDANG-DINSOS-BKS".into(),
+            sku: "BERAS".into(),
+            available: 500,
+        };
+        let v = serde_json::to_value(Problem::from_error(&err, Lang::En)).unwrap();
+        assert_eq!(v["code"], "INSUFFICIENT_STOCK");
+        assert_eq!(v["warehouse"], "GUDANG-DINSOS-BKS");
+        assert_eq!(v["sku"], "BERAS");
+        assert_eq!(v["available"], 500);
+        // Other problems do not carry them.
+        let v = serde_json::to_value(Problem::from_error(&AppError::NotFound, Lang::En)).unwrap();
+        assert!(
+            v.get("available").is_none() && v.get("sku").is_none(),
+            "{v}"
+        );
     }
 
     #[test]

@@ -266,7 +266,7 @@ async fn receive(
 #[utoipa::path(post, path = "/v1/stock/adjustments", tag = "stock", request_body = AdjustmentBody,
     responses((status = 200, body = StockLevel),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "INSUFFICIENT_STOCK, with `available`", body = Problem, content_type = "application/problem+json")),
+        (status = 409, description = "INSUFFICIENT_STOCK, with the members `warehouse`, `sku` and `available` (what could still be taken)", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn adjust(
     State(deps): State<Arc<FulfilDeps>>,
