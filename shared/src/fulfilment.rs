@@ -237,6 +237,11 @@ pub async fn ledger(
         }
         Some(s) => Sku::parse(s).map_err(|e| AppError::Validation(vec![e.at("sku")]))?,
     };
+    // An item that was never in the catalogue has no ledger: say so, as the adjustments and
+    // receipts do, rather than answer an empty history. (A retired item keeps its ledger.)
+    if !deps.stock.items().await?.iter().any(|it| it.sku == sku) {
+        return Err(AppError::Validation(vec![sku_unknown().at("sku")]));
+    }
     Ok(deps.stock.ledger(&warehouse, &sku).await?)
 }
 

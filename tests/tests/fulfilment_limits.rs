@@ -8,6 +8,9 @@
 //!
 //! A refused adjustment tells the client, as members of the problem, which item in which
 //! warehouse and how much is available.
+//!
+//! The ledger of an item that is not in the catalogue is an error naming `sku`, as for
+//! adjustments.
 
 use basoka_tests::fulfil::*;
 use basoka_tests::*;
@@ -295,4 +298,45 @@ async fn a_refused_adjustment_says_which_item_where_and_how_much_is_available_as
             .is_some_and(|d| d.contains("available") && d.contains("sku")),
         "{adjust_409}"
     );
+}
+
+#[tokio::test]
+async fn the_ledger_of_an_item_not_in_the_catalogue_is_an_error_naming_sku() {
+    let s = Server::start();
+    let gudang = s.gudang_token();
+    for (sku, code) in [("NOPE", "SKU_UNKNOWN"), ("beras", "SKU_INVALID")] {
+        let r = s
+            .get_resp(&format!("/v1/stock/ledger?sku={sku}"), Some(&gudang))
+            .await;
+        r.problem(400, "VALIDATION_FAILED");
+        assert_eq!(r.error_fields(), vec!["sku".to_string()], "{}", r.text);
+        assert_eq!(r.error_code("sku").as_deref(), Some(code), "{}", r.text);
+    }
+    // As the adjustments say of the same sku.
+    let r = s
+        .post_resp(
+            "/v1/stock/adjustments",
+            Some(&gudang),
+            &json!({"sku": "NOPE", "delta": 1, "reason": "x"}),
+        )
+        .await;
+    assert_eq!(
+        r.error_code("sku").as_deref(),
+        Some("SKU_UNKNOWN"),
+        "{}",
+        r.text
+    );
+
+    // An item of the catalogue without movements has an empty ledger.
+    let r = s
+        .send(
+            s.client()
+                .put(s.url("/v1/items/GULA-PASIR"))
+                .bearer_auth(&gudang)
+                .json(&json!({"name": "Gula pasir", "unit": "kg"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (st, v) = s.get("/v1/stock/ledger?sku=GULA-PASIR", &gudang).await;
+    assert_eq!((st, v), (200, json!([])));
 }

@@ -109,6 +109,7 @@ pub struct WarehouseQuery {
 #[allow(dead_code)]
 pub struct LedgerQuery {
     warehouse: Option<String>,
+    /// An item of the catalogue (retired items included); another is 400 `SKU_UNKNOWN`.
     sku: String,
 }
 
@@ -223,7 +224,7 @@ async fn stock_levels(
 
 /// Every movement of one item, oldest first: on hand is the sum of `delta_on_hand`.
 #[utoipa::path(get, path = "/v1/stock/ledger", tag = "stock", params(LedgerQuery),
-    responses((status = 200, body = Vec<LedgerEntry>), (status = 400, body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = Vec<LedgerEntry>), (status = 400, description = "`sku` missing, invalid or not in the catalogue (SKU_UNKNOWN)", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn ledger(
     State(deps): State<Arc<FulfilDeps>>,
