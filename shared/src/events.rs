@@ -87,6 +87,16 @@ pub enum EventKind {
         available: u64,
         threshold: u64,
     },
+    /// A stock adjustment (`POST /v1/stock/adjustments`); the reason stays in the ledger.
+    StockAdjusted {
+        warehouse: String,
+        sku: String,
+        /// The adjustment, signed.
+        delta: i64,
+        /// How much the available (allocatable) stock changed: a write-off of an expired lot
+        /// changes nothing, an addition all of it.
+        available_delta: i64,
+    },
 }
 
 impl EventKind {
@@ -104,6 +114,7 @@ impl EventKind {
             EventKind::RequestDelivered { .. } => "RequestDelivered",
             EventKind::StockReceived { .. } => "StockReceived",
             EventKind::StockLow { .. } => "StockLow",
+            EventKind::StockAdjusted { .. } => "StockAdjusted",
         }
     }
 }
@@ -135,7 +146,7 @@ pub struct Event {
     pub id: EventId,
     pub occurred_at: DateTime<Utc>,
     pub actor: ActorRef,
-    /// Absent for warehouse events (`StockReceived`, `StockLow`).
+    /// Absent for warehouse events (`StockReceived`, `StockAdjusted`, `StockLow`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<RequestRef>,
     #[serde(flatten)]

@@ -703,7 +703,8 @@ fn replay(prior: IdempotencyRecord, fingerprint: &str) -> Result<StoredResponse,
 /// `POST /v1/stock/adjustments` — gudang, dinas: `{warehouse, sku, delta, reason}`. `delta` is
 /// a whole number from -1000000 to 1000000, not 0. A negative delta takes from expired lots
 /// first, then the earliest expiry; never below zero (409 with the available amount, nothing
-/// written).
+/// written). Every adjustment is a `StockAdjusted` event: one that adds stock serves the
+/// waitlist, as a receipt does.
 pub async fn adjust(
     deps: &FulfilDeps,
     caller: &Caller,
@@ -833,7 +834,20 @@ pub async fn adjust(
             .try_fold(0i64, |acc, e| acc.checked_add(e.delta_on_hand))
             .ok_or(OutOfRange)?;
         let delta_map = BTreeMap::from([(sku.clone(), usable_delta)]);
-        let events = low_stock_events(deps, &warehouse, &items, &lots, &delta_map, now, &actor);
+        let mut events = vec![warehouse_event(
+            deps,
+            now,
+            &actor,
+            EventKind::StockAdjusted {
+                warehouse: warehouse.as_str().to_string(),
+                sku: sku.as_str().to_string(),
+                delta: delta.amount(),
+                available_delta: usable_delta,
+            },
+        )];
+        events.extend(low_stock_events(
+            deps, &warehouse, &items, &lots, &delta_map, now, &actor,
+        ));
         match deps
             .stock
             .apply(StockWrite {
@@ -1176,13 +1190,25 @@ pub async fn on_event(deps: &FulfilDeps, event: &Event) -> Result<(), AppError> 
         EventKind::StockReceived { .. } => {
             allocate_waitlisted(deps).await?;
         }
+        // Stock found in a count, returned, donated: more available serves the waitlist as a
+        // receipt does. A write-off makes nothing allocatable.
+        EventKind::StockAdjusted {
+            available_delta, ..
+        } if *available_delta > 0 => {
+            allocate_waitlisted(deps).await?;
+        }
         _ => {}
     }
     Ok(())
 }
 
 /// The event types `allocate-stock` consumes (its queue's subscription filter on AWS).
-pub const CONSUMED_EVENTS: [&str; 3] = ["RequestApproved", "RequestCancelled", "StockReceived"];
+pub const CONSUMED_EVENTS: [&str; 4] = [
+    "RequestApproved",
+    "RequestCancelled",
+    "StockReceived",
+    "StockAdjusted",
+];
 
 // ---------------------------------------------------------------------------------------------
 // Shipments, dispatch, handover

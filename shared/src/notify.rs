@@ -267,7 +267,11 @@ pub async fn recipients(
                 threshold: *threshold,
             },
         ),
-        EventKind::SurveyRecorded { .. } | EventKind::StockReceived { .. } => {}
+        // Nobody of §8 needs these: the survey's outcome reaches people with the decision,
+        // stock changes with `StockLow` and the allocations they make.
+        EventKind::SurveyRecorded { .. }
+        | EventKind::StockReceived { .. }
+        | EventKind::StockAdjusted { .. } => {}
     }
     Ok(out)
 }
@@ -667,6 +671,30 @@ mod tests {
             recommendation: crate::request::Recommendation::Approve,
         };
         assert!(to(recorded).await.is_empty());
+    }
+
+    /// The texts `recipients` writes for `kind`, by audience.
+    async fn texts(kind: EventKind) -> Vec<(&'static str, String)> {
+        let r = request();
+        let (d, _, _) = deps(Some(r.clone()));
+        recipients(&d, &event(&r, kind), Some(&r))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| (o.audience, o.text.as_str().to_string()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn stock_adjustments_send_no_sms() {
+        let t = texts(EventKind::StockAdjusted {
+            warehouse: "GUDANG-DINSOS-BKS".into(),
+            sku: "BERAS".into(),
+            delta: 50,
+            available_delta: 50,
+        })
+        .await;
+        assert!(t.is_empty(), "{t:?}");
     }
 
     #[tokio::test]

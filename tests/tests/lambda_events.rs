@@ -426,6 +426,12 @@ async fn every_fixture_through_the_real_lambda_handlers() {
             .await
             .is_empty()
     );
+    // An adjustment that adds stock serves the waitlist too (empty here): handled.
+    assert!(
+        s.sqs(&s.stock, "allocate-stock/sqs-stock-adjusted.json")
+            .await
+            .is_empty()
+    );
     // One bad message fails alone; the good ones around it are handled.
     let failed = s
         .sqs(&s.stock, "allocate-stock/sqs-batch-with-bad-message.json")
@@ -446,6 +452,7 @@ async fn every_fixture_through_the_real_lambda_handlers() {
         "request-delivered",
         "request-cancelled",
         "stock-received",
+        "stock-adjusted",
         "stock-low",
     ];
     for kind in kinds {

@@ -3,7 +3,8 @@
 //! HTTP routes (DESIGN §6): stock levels, receipts and adjustments; the item catalogue and
 //! packages; shipments and their dispatch; the kelurahan's handover. Queue handler
 //! ([`handle_event`]): allocates on `RequestApproved`, releases on `RequestCancelled`, serves
-//! the waitlist on `StockReceived`. Thin adapters over `shared::fulfilment`.
+//! the waitlist on `StockReceived` and on a `StockAdjusted` that adds available stock. Thin
+//! adapters over `shared::fulfilment`.
 
 use std::sync::Arc;
 
