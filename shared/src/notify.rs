@@ -214,15 +214,21 @@ pub async fn recipients(
             },
         ),
         EventKind::RequestDispatched { delivery, .. } => {
-            push(
-                staff,
-                "kelurahan",
-                Message::DispatchedToKelurahan {
+            // The staff are told where the package really goes: to their office, or
+            // straight to the household (whose address they know; the SMS does not say it).
+            let m = match delivery {
+                Delivery::Kelurahan => Message::DispatchedToKelurahan {
                     code,
                     kelurahan: kel,
                     at,
                 },
-            );
+                Delivery::Household => Message::DispatchedToHouseholdAddress {
+                    code,
+                    kelurahan: kel,
+                    at,
+                },
+            };
+            push(staff, "kelurahan", m);
             if *delivery == Delivery::Household {
                 let household = request.and_then(|r| r.household.phone.as_ref());
                 push(
@@ -683,6 +689,41 @@ mod tests {
             .into_iter()
             .map(|o| (o.audience, o.text.as_str().to_string()))
             .collect()
+    }
+
+    #[tokio::test]
+    async fn a_package_sent_to_the_house_is_not_announced_as_going_to_the_kelurahan_office() {
+        let household = texts(EventKind::RequestDispatched {
+            shipment_id: "s".into(),
+            delivery: Delivery::Household,
+        })
+        .await;
+        let staff = &household[0];
+        assert_eq!(staff.0, "kelurahan");
+        assert!(!staff.1.contains("kantor"), "{}", staff.1);
+        assert!(staff.1.contains("rumah penerima"), "{}", staff.1);
+        let to_house = &household[1];
+        assert_eq!(to_house.0, "household");
+        assert!(to_house.1.contains("rumah Anda"), "{}", to_house.1);
+        for (_, t) in &household {
+            // Neither the person nor their address.
+            for secret in ["Siti", "Aminah", "Melati", "003", "011"] {
+                assert!(!t.contains(secret), "{secret} in {t}");
+            }
+            assert!(t.contains("BSK-7K3M9Q") && t.contains("10:00 WIB"), "{t}");
+        }
+        // To the office, the office is named.
+        let office = texts(EventKind::RequestDispatched {
+            shipment_id: "s".into(),
+            delivery: Delivery::Kelurahan,
+        })
+        .await;
+        assert_eq!(office.len(), 1);
+        assert!(
+            office[0].1.contains("kantor Kel. Bekasijaya"),
+            "{}",
+            office[0].1
+        );
     }
 
     #[tokio::test]

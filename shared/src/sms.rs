@@ -99,10 +99,17 @@ pub enum Message<'a> {
         kelurahan: &'a str,
         at: DateTime<Utc>,
     },
+    /// To the kelurahan staff when the package goes straight to the household.
+    DispatchedToHouseholdAddress {
+        code: &'a str,
+        kelurahan: &'a str,
+        at: DateTime<Utc>,
+    },
     DispatchedToHousehold {
         code: &'a str,
         at: DateTime<Utc>,
     },
+    /// `at` is when the household received the package.
     Delivered {
         code: &'a str,
         kelurahan: &'a str,
@@ -182,6 +189,14 @@ pub fn render(m: &Message<'_>) -> SmsText {
             at,
         } => format!(
             "BASOKA: Paket bantuan {code} dikirim ke kantor Kel. {kelurahan} {}. Mohon catat serah terima di aplikasi.",
+            wib(at)
+        ),
+        Message::DispatchedToHouseholdAddress {
+            code,
+            kelurahan,
+            at,
+        } => format!(
+            "BASOKA: Paket bantuan {code} (Kel. {kelurahan}) dikirim langsung ke alamat rumah penerima {}. Mohon catat serah terima di aplikasi.",
             wib(at)
         ),
         Message::DispatchedToHousehold { code, at } => format!(
@@ -272,6 +287,11 @@ mod tests {
                 at,
             },
             Message::DispatchedToKelurahan {
+                code,
+                kelurahan: kel,
+                at,
+            },
+            Message::DispatchedToHouseholdAddress {
                 code,
                 kelurahan: kel,
                 at,

@@ -32,7 +32,7 @@ async fn journey(delivery: &str) {
     let c = Cast::new(&s);
     let (nik, kk) = unique_nik_kk();
     let body = submit_body_with(KEL_A, &nik, &kk);
-    let secrets = [nik.as_str(), kk.as_str(), HEAD_NAME, "Sumiati"];
+    let secrets = [nik.as_str(), kk.as_str(), HEAD_NAME, "Sumiati", "Mawar"];
     let household_sms = delivery == "household";
 
     // Submitted → the Dinas duty number, with the submission time in WIB.
@@ -172,9 +172,29 @@ async fn journey(delivery: &str) {
         "the dispatch SMS says something else than the approval SMS"
     );
     assert_timed_sms(&dispatched_staff, &code, &secrets);
+    // The staff are told where the package really goes.
+    if household_sms {
+        assert!(
+            !dispatched_staff.text.contains("kantor"),
+            "a package sent to the house is not going to the kelurahan office: {}",
+            dispatched_staff.text
+        );
+        assert!(
+            dispatched_staff.text.contains("rumah"),
+            "the staff hear that it goes to the household: {}",
+            dispatched_staff.text
+        );
+    } else {
+        assert!(
+            dispatched_staff.text.contains("kantor Kel."),
+            "{}",
+            dispatched_staff.text
+        );
+    }
     if household_sms {
         let m = sms_about(&all, HOUSEHOLD_PHONE, &code)[0].clone();
         assert_timed_sms(&m, &code, &secrets);
+        assert!(m.text.contains("rumah Anda"), "{}", m.text);
     }
 
     // Delivered: the kelurahan records who received the package → PSM.
