@@ -74,6 +74,10 @@ pub enum EventKind {
     },
     RequestDelivered {
         shipment_id: String,
+        /// When the household received the package, as the handover recorded it (the event's
+        /// `occurred_at` is when it was recorded). Absent in events written before it existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        received_at: Option<DateTime<Utc>>,
     },
     StockReceived {
         warehouse: String,
@@ -188,5 +192,20 @@ mod tests {
         assert!(v.get("request").is_none());
         let back: Event = serde_json::from_value(v).unwrap();
         assert_eq!(back, e);
+    }
+
+    #[test]
+    fn a_delivered_event_written_before_received_at_existed_still_reads() {
+        let old = r#"{"id":"01939d6f-0009-7000-8000-000000000009","occurred_at":"2026-12-05T02:00:00Z",
+            "actor":{"sub":"k","name":"Staf","role":"kelurahan"},"type":"RequestDelivered",
+            "data":{"shipment_id":"s-1"}}"#;
+        let e: Event = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            e.kind,
+            EventKind::RequestDelivered {
+                shipment_id: "s-1".into(),
+                received_at: None
+            }
+        );
     }
 }

@@ -30,6 +30,7 @@ use crate::lifecycle::{Action, Status};
 use crate::ports::{
     Clock, IdempotencyRecord, IdempotencyStore, Ids, ListQuery, RequestStore, StoreError,
 };
+use crate::reported_time;
 use crate::request::{ActorRef, AidRequest, Disclosure, RequestView};
 use crate::stock::{
     self, Delta, Item, Lot, Movement, OutOfRange, Package, PackageLine, Quantity, Sku, StockLevel,
@@ -1376,7 +1377,8 @@ pub async fn dispatch(
 }
 
 /// `POST /v1/requests/{id}/handover` — kelurahan (own): `{received_by, relation,
-/// received_at, note?}` → `delivered`.
+/// received_at, note?}` → `delivered`. `received_at` may not be before the package left the
+/// warehouse nor in the future ([`crate::reported_time`]).
 pub async fn handover(
     deps: &FulfilDeps,
     caller: &Caller,
@@ -1389,20 +1391,19 @@ pub async fn handover(
     let relation = i.text("relation", 100, true);
     let received_at = i.time("received_at", true);
     let note = i.text("note", 1000, false);
-    if let Some(t) = received_at
-        && t > deps.clock.now() + chrono::Duration::minutes(5)
-    {
-        i.push(
-            Invalid::new(
-                "RECEIVED_AT_IN_FUTURE",
-                "Waktu penerimaan tidak boleh di masa depan.",
-                "The receipt time cannot be in the future.",
-            )
-            .at("received_at"),
-        );
+    let id = RequestId::parse(id).ok();
+    if let Some(t) = received_at {
+        // The dispatch time of the caller's own request, to name every bad field at once.
+        let dispatched_at = match &id {
+            Some(id) => dispatched_at(deps, caller, id).await?,
+            None => None,
+        };
+        if let Some(p) = reported_time::received_at_problem(t, dispatched_at, deps.clock.now()) {
+            i.push(p);
+        }
     }
     i.finish()?;
-    let id = RequestId::parse(id).map_err(|_| AppError::NotFound)?;
+    let (id, received_at) = (id.ok_or(AppError::NotFound)?, received_at.expect("checked"));
     let actor = ActorRef::of(caller);
     for _ in 0..RETRIES {
         let mut request = match deps.requests.get(&id).await? {
@@ -1429,11 +1430,16 @@ pub async fn handover(
             .shipment(&allocation.shipment_id)
             .await?
             .ok_or_else(|| AppError::Unavailable("allocation without shipment".into()))?;
+        if let Some(p) =
+            reported_time::received_at_problem(received_at, shipment.dispatched_at, now)
+        {
+            return Err(AppError::Validation(vec![p]));
+        }
         shipment.status = ShipmentStatus::Delivered;
         shipment.delivered = Some(Receipt {
             received_by: received_by.clone().expect("checked"),
             relation: relation.clone().expect("checked"),
-            received_at: received_at.expect("checked"),
+            received_at,
             note: note.clone(),
             recorded_by: actor.clone(),
         });
@@ -1445,6 +1451,7 @@ pub async fn handover(
             request: Some(RequestRef::of(&request)),
             kind: EventKind::RequestDelivered {
                 shipment_id: shipment.id.clone(),
+                received_at: Some(received_at),
             },
         };
         let view = RequestView::of(&request, Disclosure::detail_for(caller));
@@ -1461,4 +1468,25 @@ pub async fn handover(
         }
     }
     Err(AppError::ConcurrentModification)
+}
+
+/// When the package of the caller's request `id` left the warehouse, if it did and the
+/// caller may see the request.
+async fn dispatched_at(
+    deps: &FulfilDeps,
+    caller: &Caller,
+    id: &RequestId,
+) -> Result<Option<DateTime<Utc>>, AppError> {
+    match deps.requests.get(id).await? {
+        Some(r) if r.visible_to(caller) => {}
+        _ => return Ok(None),
+    }
+    let Some(allocation) = deps.stock.allocation(id).await? else {
+        return Ok(None);
+    };
+    Ok(deps
+        .stock
+        .shipment(&allocation.shipment_id)
+        .await?
+        .and_then(|s| s.dispatched_at))
 }

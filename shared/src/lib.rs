@@ -27,6 +27,7 @@ pub mod phone;
 pub mod policy;
 pub mod ports;
 pub mod registry;
+pub mod reported_time;
 pub mod request;
 pub mod sms;
 pub mod stock;

@@ -238,13 +238,14 @@ pub async fn recipients(
                 );
             }
         }
-        EventKind::RequestDelivered { .. } => push(
+        // When the household received it, not when the kelurahan got round to recording it.
+        EventKind::RequestDelivered { received_at, .. } => push(
             psm,
             "psm",
             Message::Delivered {
                 code,
                 kelurahan: kel,
-                at,
+                at: received_at.unwrap_or(at),
             },
         ),
         EventKind::RequestCancelled { .. } => push(
@@ -662,6 +663,7 @@ mod tests {
         );
         let delivered = EventKind::RequestDelivered {
             shipment_id: "s".into(),
+            received_at: None,
         };
         assert_eq!(to(delivered).await, [("psm", "+6281298765432".to_string())]);
         let waitlisted = EventKind::RequestWaitlisted {
@@ -727,6 +729,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_delivered_sms_says_when_the_package_was_received_not_when_it_was_recorded() {
+        // Recorded at 10:00 WIB (the event), received the evening before.
+        let received: DateTime<Utc> = "2026-12-02T12:15:00Z".parse().unwrap();
+        let t = texts(EventKind::RequestDelivered {
+            shipment_id: "s".into(),
+            received_at: Some(received),
+        })
+        .await;
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].0, "psm");
+        assert!(t[0].1.contains("02-12-2026 19:15 WIB"), "{}", t[0].1);
+        assert!(!t[0].1.contains("10:00"), "{}", t[0].1);
+        // An event from before `received_at` existed still reads, with the event's time.
+        let old = texts(EventKind::RequestDelivered {
+            shipment_id: "s".into(),
+            received_at: None,
+        })
+        .await;
+        assert!(old[0].1.contains("03-12-2026 10:00 WIB"), "{}", old[0].1);
+    }
+
+    #[tokio::test]
     async fn stock_adjustments_send_no_sms() {
         let t = texts(EventKind::StockAdjusted {
             warehouse: "GUDANG-DINSOS-BKS".into(),
@@ -778,6 +802,7 @@ mod tests {
             &r,
             EventKind::RequestDelivered {
                 shipment_id: "s".into(),
+                received_at: None,
             },
         );
         on_event(&d, &e).await.unwrap();

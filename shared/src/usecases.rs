@@ -609,17 +609,23 @@ pub async fn record_survey(
             "Recommendation must be approve or reject.",
         )),
     });
-    if let Some(v) = visited_at
-        && v > deps.clock.now() + chrono::Duration::minutes(5)
-    {
-        i.push(FieldError::new(
-            "visited_at",
-            "VISITED_AT_IN_FUTURE",
-            Text::fixed(
-                "Waktu kunjungan tidak boleh di masa depan.",
-                "The visit time cannot be in the future.",
-            ),
-        ));
+    if let Some(v) = visited_at {
+        // Not before the assignment of the caller's own survey (read here to name every bad
+        // field at once; checked again on the request being written), not in the future.
+        let assigned_at = match RequestId::parse(id) {
+            Ok(rid) => deps
+                .requests
+                .get(&rid)
+                .await?
+                .and_then(|r| r.survey)
+                .filter(|a| a.surveyor == caller.sub)
+                .map(|a| a.assigned_at),
+            Err(_) => None,
+        };
+        if let Some(p) = crate::reported_time::visited_at_problem(v, assigned_at, deps.clock.now())
+        {
+            i.push(p);
+        }
     }
     i.finish()?;
     let (visited_at, findings, members, recommendation) = (
@@ -631,7 +637,13 @@ pub async fn record_survey(
     transition(deps, caller, id, Action::RecordSurvey, |r, now| {
         // A survey not assigned to this surveyor is none of their business: 404.
         match &r.survey {
-            Some(a) if a.surveyor == caller.sub => {}
+            Some(a) if a.surveyor == caller.sub => {
+                if let Some(p) =
+                    crate::reported_time::visited_at_problem(visited_at, Some(a.assigned_at), now)
+                {
+                    return Err(AppError::Validation(vec![p]));
+                }
+            }
             _ => return Err(AppError::NotFound),
         }
         r.survey_report = Some(SurveyReport {

@@ -447,12 +447,13 @@ pub async fn dispatch(s: &Server, token: &str, shipment_id: &str) -> Resp {
     .await
 }
 
-/// A handover body: received by the household head a minute ago.
+/// A handover body: received by the household head just now (a handover cannot be before the
+/// dispatch, and tests dispatch moments before).
 pub fn handover_body() -> Value {
     json!({
         "received_by": HEAD_NAME,
         "relation": "kepala keluarga",
-        "received_at": rfc3339_utc(unix_now() - 60),
+        "received_at": rfc3339_utc(unix_now()),
         "note": "Diterima di kantor kelurahan."
     })
 }

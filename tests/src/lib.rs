@@ -851,10 +851,11 @@ pub fn kk_of(body: &Value) -> String {
     body["household"]["kk"].as_str().expect("kk").to_string()
 }
 
-/// A survey report body recommending `recommendation`.
+/// A survey report body recommending `recommendation`, visited now (a visit cannot be before
+/// the survey's assignment nor in the future).
 pub fn survey_body(recommendation: &str) -> Value {
     json!({
-        "visited_at": "2025-01-15T09:30:00+07:00",
+        "visited_at": fulfil::rfc3339_utc(fulfil::unix_now()),
         "findings": "Rumah semi permanen, 4 jiwa, tidak ada penghasilan tetap.",
         "members_verified": 4,
         "recommendation": recommendation

@@ -33,6 +33,19 @@ const KELURAHAN_PHONE: &str = "+6281211110001";
 const SURVEYOR_PHONE: &str = "+6281211110002";
 const PSM_PHONE: &str = "+6281298765432";
 const HEAD_NIK: &str = "3275014101900003";
+/// The fixtures' visit and handover times: a visit cannot be before the survey's assignment
+/// nor a handover before the dispatch, which happen when the test runs, so the test puts the
+/// time of the run in (same length: the fixtures' content-length stays true).
+const SAMPLE_VISITED_AT: &str = "2026-12-04T10:00:00+07:00";
+const SAMPLE_RECEIVED_AT: &str = "2026-12-04T09:00:00+07:00";
+
+/// Now, as the fixtures write times (WIB, to the second).
+fn now_wib() -> String {
+    chrono_now()
+        .with_timezone(&shared::time::wib_offset())
+        .format("%Y-%m-%dT%H:%M:%S+07:00")
+        .to_string()
+}
 
 fn events_dir() -> PathBuf {
     basoka_tests::workspace_root().join("events")
@@ -374,6 +387,7 @@ async fn every_fixture_through_the_real_lambda_handlers() {
         200,
         "assignment",
     );
+    s.swap(SAMPLE_VISITED_AT, &now_wib());
     expect(
         &s.http(&s.survey, "verify-survey/post-survey.json").await,
         200,
@@ -411,6 +425,7 @@ async fn every_fixture_through_the_real_lambda_handlers() {
     s.swap(SAMPLE_SHIPMENT, mine[0]["id"].as_str().unwrap());
     let a = s.http(&s.stock, "allocate-stock/post-dispatch.json").await;
     expect(&a, 200, "dispatch");
+    s.swap(SAMPLE_RECEIVED_AT, &now_wib());
     let a = s.http(&s.stock, "allocate-stock/post-handover.json").await;
     expect(&a, 200, "handover");
     assert_eq!(a.json["status"], "delivered", "{}", a.text);
@@ -472,6 +487,13 @@ async fn every_fixture_through_the_real_lambda_handlers() {
     let to_psm = sms_naming(PSM_PHONE, &code).await;
     // Approved, rejected, delivered, cancelled.
     assert_eq!(to_psm.len(), 4, "{to_psm:?}");
+    // Delivered: when the household received it (01:40 UTC), not when it was recorded.
+    assert!(
+        to_psm
+            .iter()
+            .any(|m| m.contains("diterima") && m.contains("05-12-2026 08:40 WIB")),
+        "{to_psm:?}"
+    );
     for m in to_surveyor.iter().chain(&to_staff).chain(&to_psm) {
         assert!(m.chars().count() <= 160, "one segment: {m}");
         assert!(

@@ -300,6 +300,7 @@ pub fn transition(
         },
         Action::Handover => EventKind::RequestDelivered {
             shipment_id: uuid(),
+            received_at: Some(at),
         },
     };
     let from = request.status;
@@ -729,7 +730,10 @@ pub fn handover_write(
     at: DateTime<Utc>,
 ) -> (StockWrite, Shipment) {
     let (entry, mut event) = transition(request, Action::Handover, at);
-    if let EventKind::RequestDelivered { shipment_id: id } = &mut event.kind {
+    if let EventKind::RequestDelivered {
+        shipment_id: id, ..
+    } = &mut event.kind
+    {
         *id = shipment.id.clone();
     }
     let mut shipment = shipment.clone();

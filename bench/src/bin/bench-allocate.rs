@@ -170,7 +170,7 @@ async fn approved_request(deps: &Deps, n: u64) -> Result<RequestId, String> {
     usecases::assign_survey(deps, &dinas, &id, &json!({"surveyor": "surveyor-bench"}))
         .await
         .map_err(err("assign_survey"))?;
-    let visited = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let visited = chrono::Utc::now().to_rfc3339();
     usecases::record_survey(
         deps,
         &surveyor,

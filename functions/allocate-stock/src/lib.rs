@@ -198,7 +198,8 @@ pub struct HandoverBody {
     received_by: String,
     /// Their relation to the household head, e.g. `kepala keluarga`, `istri`.
     relation: String,
-    /// RFC 3339.
+    /// RFC 3339; not before the package left the warehouse (to the minute), not more than
+    /// 5 minutes ahead of the server's clock.
     received_at: String,
     note: Option<String>,
 }
