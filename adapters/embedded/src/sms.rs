@@ -201,46 +201,6 @@ mod tests {
         assert_eq!(seen, sent, "every send is its own line, with its own id");
     }
 
-    /// Collects what the subscriber writes.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    // A current-thread runtime: the log line is written on this thread, where the subscriber
-    // is set.
-    #[tokio::test]
-    async fn each_sms_is_logged_at_info_with_the_number_masked() {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::INFO)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
-        let dir = tempfile::tempdir().unwrap();
-        let sms = FileSms::new(dir.path().join("sms-outbox.jsonl"));
-        let to = phone(42);
-        let id = sms.send(&to, &SmsText::fit("BASOKA: tes")).await.unwrap();
-        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-        assert!(log.contains(" INFO "), "{log}");
-        assert!(log.contains(&id), "{log}");
-        assert!(log.contains(&to.masked()), "{log}");
-        assert!(
-            !log.contains(to.as_str()),
-            "the full number must not be logged: {log}"
-        );
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_unwritable_outbox_is_an_error_without_the_number() {
         let dir = tempfile::tempdir().unwrap();
