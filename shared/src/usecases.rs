@@ -226,9 +226,7 @@ pub async fn submit(
         .active_for(&s.household.head_nik, &s.household.kk)
         .await?
     {
-        return Err(AppError::DuplicateActive {
-            existing_id: existing,
-        });
+        return duplicate_or_replay(deps, idem.as_ref(), existing).await;
     }
     let last = deps
         .requests
@@ -315,6 +313,9 @@ pub async fn submit(
                 });
             }
             Err(StoreError::CodeTaken) if attempts < 5 => continue,
+            Err(StoreError::DuplicateActive(existing)) => {
+                return duplicate_or_replay(deps, idem.as_ref(), existing).await;
+            }
             Err(StoreError::IdempotencyKeyTaken) => {
                 // The same key won a race a moment ago: answer as its replay.
                 let (key, fp) = idem.as_ref().expect("only keyed submissions record keys");
@@ -326,6 +327,27 @@ pub async fn submit(
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// The household already has an active request. When this submission carries an
+/// `Idempotency-Key`, that request may be its own: a retry that raced its first attempt (it
+/// read no record for the key, then found the household taken by the attempt that wrote
+/// one). The record is written in the same transaction as the request, so it is readable
+/// now: the same key and body replay the first answer, another body is 422; only without a
+/// record for the key is it a duplicate.
+async fn duplicate_or_replay(
+    deps: &Deps,
+    idem: Option<&(String, String)>,
+    existing: RequestId,
+) -> Result<SubmitResponse, AppError> {
+    if let Some((key, fp)) = idem
+        && let Some(prior) = deps.idempotency.get(key).await?
+    {
+        return replay(prior, fp);
+    }
+    Err(AppError::DuplicateActive {
+        existing_id: existing,
+    })
 }
 
 fn replay(prior: IdempotencyRecord, fingerprint: &str) -> Result<SubmitResponse, AppError> {
