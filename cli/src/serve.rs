@@ -3,7 +3,7 @@
 //!
 //! The routers are the functions' own (`submit-request`, `verify-survey`, `allocate-stock`),
 //! merged; the runner adds what API Gateway adds on AWS: token verification, the body limit,
-//! request logs and a problem+json answer for unknown routes. The queues are in-process
+//! request logs and problem+json answers for unknown routes (404) and methods (405). The queues are in-process
 //! ([`crate::delivery`]): one task per consumer reads the outbox and hands each event on.
 //! Embedded store calls run on the blocking pool, so the async workers only parse, route and
 //! serialise.
@@ -79,11 +79,12 @@ pub fn app(
     let requests: Router = submit_request::router().with_state(deps.clone()).into();
     let survey: Router = verify_survey::router().with_state(deps).into();
     let stock: Router = allocate_stock::router().with_state(fulfil).into();
-    let mut router = requests
-        .merge(survey)
-        .merge(stock)
-        .merge(basoka_web::meta::router(submit_request::api_document()))
-        .fallback(basoka_web::not_found);
+    let mut router = basoka_web::with_fallbacks(
+        requests
+            .merge(survey)
+            .merge(stock)
+            .merge(basoka_web::meta::router(submit_request::api_document())),
+    );
     if let Some(book) = contacts {
         // Inside the token check, which attaches the caller it notes.
         router = router.layer(axum::middleware::from_fn_with_state(

@@ -33,6 +33,9 @@ pub enum AppError {
     ConcurrentModification,
     #[error("payload too large")]
     PayloadTooLarge,
+    /// The route exists, but not with this HTTP method (the `Allow` header lists those it has).
+    #[error("method not allowed")]
+    MethodNotAllowed,
     #[error("insufficient stock")]
     InsufficientStock { sku: String, available: u64 },
     #[error("item in use")]
@@ -73,6 +76,7 @@ impl AppError {
             | AppError::ConcurrentModification
             | AppError::InsufficientStock { .. }
             | AppError::ItemInUse => 409,
+            AppError::MethodNotAllowed => 405,
             AppError::PayloadTooLarge => 413,
             AppError::IdempotencyKeyReused => 422,
             AppError::Unavailable(_) => 503,
@@ -92,6 +96,7 @@ impl AppError {
             AppError::RecentlyAssisted { .. } => "RECENTLY_ASSISTED",
             AppError::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             AppError::ConcurrentModification => "CONCURRENT_MODIFICATION",
+            AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             AppError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             AppError::InsufficientStock { .. } => "INSUFFICIENT_STOCK",
             AppError::ItemInUse => "ITEM_IN_USE",
@@ -130,6 +135,9 @@ impl AppError {
             }
             AppError::PayloadTooLarge => {
                 Text::fixed("Isi permintaan terlalu besar", "Payload too large")
+            }
+            AppError::MethodNotAllowed => {
+                Text::fixed("Metode tidak diizinkan", "Method not allowed")
             }
             AppError::Unavailable(_) => {
                 Text::fixed("Layanan sedang tidak tersedia", "Service unavailable")
@@ -204,6 +212,10 @@ impl AppError {
             AppError::PayloadTooLarge => Text::fixed(
                 "Isi permintaan melebihi 64 KiB.",
                 "The body exceeds 64 KiB.",
+            ),
+            AppError::MethodNotAllowed => Text::fixed(
+                "Alamat ini tidak menerima metode HTTP tersebut; metode yang diterima ada di header Allow.",
+                "This path does not accept that HTTP method; the Allow header lists the methods it accepts.",
             ),
             AppError::InsufficientStock { sku, available } => Text::new(
                 format!("Stok {sku} tidak boleh di bawah nol; yang tersedia {available}."),

@@ -324,6 +324,62 @@ async fn unknown_and_malformed_ids_and_unknown_routes_are_not_found() {
     assert_eq!(en.json["title"], "Not found");
 }
 
+/// A known path with a method it does not have: 405 problem+json `METHOD_NOT_ALLOWED`, with
+/// an `Allow` header listing the methods it has, in either language; nothing is changed.
+#[tokio::test]
+async fn a_wrong_method_is_a_405_problem_with_allow() {
+    let s = Server::start();
+    let kel = s.kelurahan_token(KEL_A);
+    let created = s.submit_ok(&kel, &submit_body(KEL_A)).await;
+    let id = created["id"].as_str().expect("id");
+    let c = s.client();
+    for (what, req, allowed) in [
+        (
+            "DELETE /v1/requests",
+            c.delete(s.url("/v1/requests")),
+            &["GET", "POST"][..],
+        ),
+        (
+            "PUT /v1/requests/{id}",
+            c.put(s.url(&format!("/v1/requests/{id}")))
+                .json(&submit_body(KEL_A)),
+            &["GET"][..],
+        ),
+        ("POST /v1/health", c.post(s.url("/v1/health")), &["GET"][..]),
+        (
+            "GET /v1/requests/{id}/cancel",
+            c.get(s.url(&format!("/v1/requests/{id}/cancel"))),
+            &["POST"][..],
+        ),
+    ] {
+        let r = s.send(req.bearer_auth(&kel)).await;
+        let p = r.problem(405, "METHOD_NOT_ALLOWED");
+        assert_eq!(p["title"], "Metode tidak diizinkan", "{what}: {}", r.text);
+        let allow = r
+            .headers
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("{what}: no Allow header"));
+        let listed: Vec<&str> = allow.split(',').map(str::trim).collect();
+        for m in allowed {
+            assert!(listed.contains(m), "{what}: Allow `{allow}` lacks {m}");
+        }
+    }
+    let en = s
+        .send(
+            c.delete(s.url("/v1/requests"))
+                .bearer_auth(&kel)
+                .header("Accept-Language", "en"),
+        )
+        .await;
+    assert_eq!(
+        en.problem(405, "METHOD_NOT_ALLOWED")["title"],
+        "Method not allowed"
+    );
+    let (_, now) = s.get(&format!("/v1/requests/{id}"), &kel).await;
+    assert_eq!(now["status"], "submitted", "nothing changed: {now}");
+}
+
 #[tokio::test]
 async fn a_decision_before_the_survey_is_an_invalid_transition() {
     let s = Server::start();

@@ -3,8 +3,8 @@
 //!
 //! * [`api`] wraps a function's router: [`lambda_auth`] reads the JWT authorizer's verified
 //!   claims from the request context (`requestContext.authorizer.jwt.claims`) into a
-//!   [`Caller`], the body limit of the local runner applies, and unknown routes answer a 404
-//!   problem document. Role and kelurahan checks stay in the routes, the same on both.
+//!   [`Caller`], the body limit of the local runner applies, and unknown routes and methods
+//!   answer 404 and 405 problem documents ([`basoka_web::with_fallbacks`]). Role and kelurahan checks stay in the routes, the same on both.
 //! * [`strip_stage`] takes a named stage (`/staging/v1/requests`) off the path so that the
 //!   router sees `/v1/requests` whatever stage the API is deployed to (`$default` has none).
 //! * [`ContactBook`] notes the caller's phone number (claim `phone_number`) in the staff
@@ -124,8 +124,7 @@ pub async fn lambda_auth(
 
 /// A function's router as it runs on Lambda (see the module documentation).
 pub fn api(router: Router, contacts: Option<Arc<ContactBook>>) -> Router {
-    router
-        .fallback(basoka_web::not_found)
+    basoka_web::with_fallbacks(router)
         .layer(axum::middleware::from_fn_with_state(contacts, lambda_auth))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }

@@ -147,7 +147,65 @@ pub async fn not_found(headers: HeaderMap) -> Response {
     ApiError::new(AppError::NotFound, lang_of(&headers)).into_response()
 }
 
+/// Answers a known path asked with a method it does not have: a 405 problem document
+/// (`METHOD_NOT_ALLOWED`). The router adds the `Allow` header listing the path's methods.
+pub async fn method_not_allowed(headers: HeaderMap) -> Response {
+    ApiError::new(AppError::MethodNotAllowed, lang_of(&headers)).into_response()
+}
+
+/// Gives a router of every route the problem+json answers for what it does not route:
+/// unknown paths (404 `NOT_FOUND`) and known paths with another method (405
+/// `METHOD_NOT_ALLOWED`, with `Allow`). Call it once every route is in: the local runner and
+/// the Lambda entry points both do, so both answer the same.
+pub fn with_fallbacks(router: axum::Router) -> axum::Router {
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
 /// Answers `GET /v1/health`.
 pub async fn health() -> impl IntoResponse {
     axum::Json(serde_json::json!({"status": "ok", "service": "basoka"}))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn call(router: axum::Router, req: Request<Body>) -> (StatusCode, HeaderMap, Value) {
+        let res = router.oneshot(req).await.expect("infallible");
+        let (parts, body) = res.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.expect("body");
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (parts.status, parts.headers, json)
+    }
+
+    fn router() -> axum::Router {
+        with_fallbacks(axum::Router::new().route("/v1/things", get(|| async { "ok" })))
+    }
+
+    #[tokio::test]
+    async fn a_known_path_with_another_method_is_a_405_problem_with_allow() {
+        let req = Request::delete("/v1/things").body(Body::empty()).unwrap();
+        let (status, headers, json) = call(router(), req).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
+        assert_eq!(json["code"], "METHOD_NOT_ALLOWED");
+        let allow = headers[header::ALLOW].to_str().unwrap();
+        assert!(allow.contains("GET"), "{allow}");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_path_is_a_404_problem() {
+        let req = Request::get("/v1/nothing").body(Body::empty()).unwrap();
+        let (status, headers, json) = call(router(), req).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
+        assert_eq!(json["code"], "NOT_FOUND");
+    }
 }
