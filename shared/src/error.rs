@@ -33,6 +33,9 @@ pub enum AppError {
     ConcurrentModification,
     #[error("payload too large")]
     PayloadTooLarge,
+    /// A body sent with a content type other than JSON (or none).
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
     /// The route exists, but not with this HTTP method (the `Allow` header lists those it has).
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -78,6 +81,7 @@ impl AppError {
             | AppError::ItemInUse => 409,
             AppError::MethodNotAllowed => 405,
             AppError::PayloadTooLarge => 413,
+            AppError::UnsupportedMediaType => 415,
             AppError::IdempotencyKeyReused => 422,
             AppError::Unavailable(_) => 503,
         }
@@ -98,6 +102,7 @@ impl AppError {
             AppError::ConcurrentModification => "CONCURRENT_MODIFICATION",
             AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             AppError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            AppError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             AppError::InsufficientStock { .. } => "INSUFFICIENT_STOCK",
             AppError::ItemInUse => "ITEM_IN_USE",
             AppError::Unavailable(_) => "SERVICE_UNAVAILABLE",
@@ -139,6 +144,10 @@ impl AppError {
             AppError::MethodNotAllowed => {
                 Text::fixed("Metode tidak diizinkan", "Method not allowed")
             }
+            AppError::UnsupportedMediaType => Text::fixed(
+                "Jenis isi permintaan tidak didukung",
+                "Unsupported media type",
+            ),
             AppError::Unavailable(_) => {
                 Text::fixed("Layanan sedang tidak tersedia", "Service unavailable")
             }
@@ -212,6 +221,10 @@ impl AppError {
             AppError::PayloadTooLarge => Text::fixed(
                 "Isi permintaan melebihi 64 KiB.",
                 "The body exceeds 64 KiB.",
+            ),
+            AppError::UnsupportedMediaType => Text::fixed(
+                "Isi permintaan harus JSON dengan header Content-Type: application/json (charset, bila ada, utf-8).",
+                "The body must be JSON sent with Content-Type: application/json (charset, if any, utf-8).",
             ),
             AppError::MethodNotAllowed => Text::fixed(
                 "Alamat ini tidak menerima metode HTTP tersebut; metode yang diterima ada di header Allow.",

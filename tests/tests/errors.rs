@@ -161,6 +161,78 @@ async fn a_body_that_is_not_json_is_malformed() {
     assert_eq!(r.json["title"], "Body is not valid JSON");
 }
 
+/// A JSON body sent as another media type, or without a `Content-Type`, is refused with 415
+/// `UNSUPPORTED_MEDIA_TYPE` and creates nothing; JSON types with a UTF-8 charset are fine.
+#[tokio::test]
+async fn a_body_not_sent_as_json_is_an_unsupported_media_type() {
+    let s = Server::start();
+    let kel = s.kelurahan_token(KEL_A);
+    let dinas = s.dinas_token();
+    let body = submit_body(KEL_A);
+    let raw = body.to_string();
+    for ct in [
+        Some("text/plain"),
+        None,
+        Some("application/x-www-form-urlencoded"),
+    ] {
+        let mut req = s
+            .client()
+            .post(s.url("/v1/requests"))
+            .bearer_auth(&kel)
+            .body(raw.clone());
+        if let Some(ct) = ct {
+            req = req.header("Content-Type", ct);
+        }
+        let r = s.send(req).await;
+        let p = r.problem(415, "UNSUPPORTED_MEDIA_TYPE");
+        assert!(
+            p["detail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("application/json"),
+            "{}",
+            r.text
+        );
+        assert!(!r.text.contains(&nik_of(&body)), "{}", r.text);
+    }
+    assert!(
+        s.list_all(&dinas, "limit=100").await.is_empty(),
+        "a refused body creates nothing"
+    );
+    // The same on a transition route, in English.
+    let id = s.submit_ok(&kel, &body).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = s
+        .send(
+            s.client()
+                .post(s.url(&format!("/v1/requests/{id}/cancel")))
+                .bearer_auth(&kel)
+                .header("Accept-Language", "en")
+                .header("Content-Type", "text/plain")
+                .body(r#"{"reason": "salah input"}"#),
+        )
+        .await;
+    assert_eq!(
+        r.problem(415, "UNSUPPORTED_MEDIA_TYPE")["title"],
+        "Unsupported media type"
+    );
+    let (_, now) = s.get(&format!("/v1/requests/{id}"), &kel).await;
+    assert_eq!(now["status"], "submitted");
+    // JSON with a charset is JSON.
+    let r = s
+        .send(
+            s.client()
+                .post(s.url("/v1/requests"))
+                .bearer_auth(&kel)
+                .header("Content-Type", "application/json; charset=utf-8")
+                .body(submit_body(KEL_A).to_string()),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
 #[tokio::test]
 async fn missing_garbage_and_foreign_tokens_are_unauthenticated() {
     let s = Server::start();

@@ -6,7 +6,8 @@
 //! * [`AuthCaller`]: the verified caller, put into the request by an authentication layer
 //!   ([`local_auth`] verifies HS256 tokens for the local runner; on AWS the API Gateway
 //!   authorizer's claims are used instead);
-//! * [`JsonBody`]: a JSON body whose problems (not JSON, too large) are problem documents too;
+//! * [`JsonBody`]: a JSON body whose problems (not sent as JSON, not JSON, too large) are
+//!   problem documents too;
 //! * [`tokens`]: issuing and verifying the local HS256 tokens;
 //! * [`meta`]: the open routes (health, the OpenAPI document, the kelurahan list).
 
@@ -71,15 +72,42 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthCaller {
     }
 }
 
-/// A JSON body, read up to [`BODY_LIMIT`]. Not JSON → 400 `MALFORMED_BODY`; too large → 413.
+/// A JSON body, read up to [`BODY_LIMIT`]. Sent as another media type (or a body without a
+/// `Content-Type`) → 415 `UNSUPPORTED_MEDIA_TYPE`; not a JSON object → 400 `MALFORMED_BODY`;
+/// too large → 413.
 #[derive(Debug, Clone)]
 pub struct JsonBody(pub Value);
+
+/// Whether a `Content-Type` names JSON: `application/json` or `application/<x>+json`, with a
+/// `charset` parameter only if it is UTF-8 (JSON is UTF-8, RFC 8259).
+pub fn is_json_content_type(value: &str) -> bool {
+    let mut parts = value.split(';');
+    let mime = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+    let json = match mime.split_once('/') {
+        Some(("application", sub)) => sub == "json" || (sub.ends_with("+json") && sub.len() > 5),
+        _ => false,
+    };
+    json && parts.all(|param| match param.split_once('=') {
+        Some((name, v)) if name.trim().eq_ignore_ascii_case("charset") => {
+            let v = v.trim().trim_matches('"');
+            v.eq_ignore_ascii_case("utf-8") || v.eq_ignore_ascii_case("utf8")
+        }
+        _ => true,
+    })
+}
 
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let lang = lang_of(req.headers());
+        let content_type = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .map(|v| v.to_str().map(is_json_content_type).unwrap_or(false));
+        if content_type == Some(false) {
+            return Err(ApiError::new(AppError::UnsupportedMediaType, lang).into_response());
+        }
         let bytes = match axum::body::Bytes::from_request(req, state).await {
             Ok(b) => b,
             Err(rejection) => {
@@ -93,6 +121,10 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         };
         if bytes.len() > BODY_LIMIT {
             return Err(ApiError::new(AppError::PayloadTooLarge, lang).into_response());
+        }
+        if content_type.is_none() && !bytes.is_empty() {
+            // A body that does not say what it is: not taken for JSON.
+            return Err(ApiError::new(AppError::UnsupportedMediaType, lang).into_response());
         }
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(v) if v.is_object() => Ok(JsonBody(v)),
@@ -198,6 +230,70 @@ mod tests {
         assert_eq!(json["code"], "METHOD_NOT_ALLOWED");
         let allow = headers[header::ALLOW].to_str().unwrap();
         assert!(allow.contains("GET"), "{allow}");
+    }
+
+    #[test]
+    fn json_content_types() {
+        for ok in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/json;charset=\"UTF-8\"",
+            "application/merge-patch+json",
+            "application/problem+json; charset=utf8",
+        ] {
+            assert!(is_json_content_type(ok), "{ok}");
+        }
+        for bad in [
+            "text/plain",
+            "text/json",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/jsonx",
+            "application/+json",
+            "application/json; charset=latin1",
+            "",
+        ] {
+            assert!(!is_json_content_type(bad), "{bad}");
+        }
+    }
+
+    fn echo() -> axum::Router {
+        with_fallbacks(axum::Router::new().route(
+            "/v1/echo",
+            axum::routing::post(|JsonBody(v): JsonBody| async move { axum::Json(v) }),
+        ))
+    }
+
+    fn post(content_type: Option<&str>, body: &'static str) -> Request<Body> {
+        let mut b = Request::post("/v1/echo");
+        if let Some(ct) = content_type {
+            b = b.header(header::CONTENT_TYPE, ct);
+        }
+        b.body(Body::from(body)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_body_not_sent_as_json_is_a_415_problem() {
+        for ct in [
+            Some("text/plain"),
+            None,
+            Some("application/x-www-form-urlencoded"),
+        ] {
+            let (status, headers, json) = call(echo(), post(ct, r#"{"a":1}"#)).await;
+            assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct:?}");
+            assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
+            assert_eq!(json["code"], "UNSUPPORTED_MEDIA_TYPE", "{ct:?}");
+        }
+        for ct in ["application/json", "application/json; charset=UTF-8"] {
+            let (status, _, json) = call(echo(), post(Some(ct), r#"{"a":1}"#)).await;
+            assert_eq!(status, StatusCode::OK, "{ct}");
+            assert_eq!(json["a"], 1);
+        }
+        // No body at all is still a malformed body, whatever it was sent as.
+        let (status, _, json) = call(echo(), post(None, "")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(json["code"], "MALFORMED_BODY");
     }
 
     #[tokio::test]
