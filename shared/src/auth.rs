@@ -61,6 +61,31 @@ pub enum ClaimsError {
     Invalid(&'static str),
 }
 
+impl ClaimsError {
+    /// What to tell the client, in either language.
+    pub fn text(&self) -> crate::i18n::Text {
+        match self {
+            ClaimsError::Missing(claim) => crate::i18n::Text::new(
+                format!("klaim `{claim}` tidak ada"),
+                format!("claim `{claim}` is missing"),
+            ),
+            ClaimsError::Invalid(claim) => crate::i18n::Text::new(
+                format!("klaim `{claim}` tidak sah"),
+                format!("claim `{claim}` is not valid"),
+            ),
+        }
+    }
+
+    /// The whole message of a refused token: `Isi token tidak sah: klaim `role` tidak sah.`
+    pub fn refusal(&self) -> crate::i18n::Text {
+        let t = self.text();
+        crate::i18n::Text::new(
+            format!("Isi token tidak sah: {}.", t.id),
+            format!("The token's claims are not valid: {}.", t.en),
+        )
+    }
+}
+
 impl Caller {
     /// Reads claims as a JSON object. Values may be strings or (for `phone_number`) absent;
     /// the same code reads a local JWT payload and API Gateway authorizer claims.

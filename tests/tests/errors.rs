@@ -236,17 +236,28 @@ async fn a_body_not_sent_as_json_is_an_unsupported_media_type() {
 #[tokio::test]
 async fn missing_garbage_and_foreign_tokens_are_unauthenticated() {
     let s = Server::start();
+    // RFC 6750: a 401 challenges for a bearer token; a refused token is `invalid_token`.
+    let challenge = |r: &Resp| {
+        r.headers
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("a 401 without WWW-Authenticate: {}", r.text))
+            .to_string()
+    };
     // No token.
-    s.get_resp("/v1/requests", None)
-        .await
-        .problem(401, "UNAUTHENTICATED");
+    let r = s.get_resp("/v1/requests", None).await;
+    r.problem(401, "UNAUTHENTICATED");
+    assert_eq!(challenge(&r), r#"Bearer realm="basoka""#);
     s.post_resp("/v1/requests", None, &submit_body(KEL_A))
         .await
         .problem(401, "UNAUTHENTICATED");
     // Garbage.
-    s.get_resp("/v1/requests", Some("garbage.token.here"))
-        .await
-        .problem(401, "UNAUTHENTICATED");
+    let r = s.get_resp("/v1/requests", Some("garbage.token.here")).await;
+    r.problem(401, "UNAUTHENTICATED");
+    assert_eq!(
+        challenge(&r),
+        r#"Bearer realm="basoka", error="invalid_token""#
+    );
     let r = s
         .send(
             s.client()

@@ -68,8 +68,27 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthCaller {
         if let Some(AuthFailure(why)) = parts.extensions.get::<AuthFailure>() {
             problem.detail = why.get(lang).to_string();
         }
-        Err(problem.into_response())
+        let mut res = problem.into_response();
+        res.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            www_authenticate(
+                parts
+                    .headers
+                    .contains_key(axum::http::header::AUTHORIZATION),
+            ),
+        );
+        Err(res)
     }
+}
+
+/// The `WWW-Authenticate` challenge of a 401 (RFC 6750 §3): the bearer scheme, and
+/// `error="invalid_token"` when the request did carry credentials that were refused.
+pub fn www_authenticate(credentials_sent: bool) -> axum::http::HeaderValue {
+    axum::http::HeaderValue::from_static(if credentials_sent {
+        r#"Bearer realm="basoka", error="invalid_token""#
+    } else {
+        r#"Bearer realm="basoka""#
+    })
 }
 
 /// A JSON body, read up to [`BODY_LIMIT`]. Sent as another media type (or a body without a
@@ -294,6 +313,32 @@ mod tests {
         let (status, _, json) = call(echo(), post(None, "")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(json["code"], "MALFORMED_BODY");
+    }
+
+    #[tokio::test]
+    async fn a_401_carries_a_bearer_challenge() {
+        let router = axum::Router::new().route(
+            "/v1/me",
+            get(|AuthCaller(c): AuthCaller| async move { c.sub }),
+        );
+        let req = Request::get("/v1/me").body(Body::empty()).unwrap();
+        let (status, headers, json) = call(router.clone(), req).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(json["code"], "UNAUTHENTICATED");
+        assert_eq!(
+            headers[header::WWW_AUTHENTICATE],
+            r#"Bearer realm="basoka""#
+        );
+        let req = Request::get("/v1/me")
+            .header(header::AUTHORIZATION, "Bearer nope")
+            .body(Body::empty())
+            .unwrap();
+        let (status, headers, _) = call(router, req).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            headers[header::WWW_AUTHENTICATE],
+            r#"Bearer realm="basoka", error="invalid_token""#
+        );
     }
 
     #[tokio::test]
