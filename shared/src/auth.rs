@@ -100,9 +100,10 @@ impl Caller {
         let role = Role::parse(role_raw).ok_or(ClaimsError::Invalid("role"))?;
         let name = text("name").unwrap_or(sub).to_string();
         let kelurahan = match text("kelurahan").or_else(|| text("custom:kelurahan")) {
-            Some(k) if !k.is_empty() => {
-                Some(KelurahanCode::parse(k).map_err(|_| ClaimsError::Invalid("kelurahan"))?)
-            }
+            Some(k) if !k.is_empty() => Some(
+                KelurahanCode::parse_code_or_name(k)
+                    .map_err(|_| ClaimsError::Invalid("kelurahan"))?,
+            ),
             _ => None,
         };
         if role == Role::Kelurahan && kelurahan.is_none() {
@@ -152,6 +153,14 @@ mod tests {
         assert_eq!(err, ClaimsError::Missing("kelurahan"));
         let c = Caller::from_claims(&json!({"sub": "u1", "role": "kelurahan", "kelurahan": "32.75.01.1001", "name": "Siti"})).unwrap();
         assert_eq!(c.kelurahan.unwrap().as_str(), "32.75.01.1001");
+        let named = Caller::from_claims(
+            &json!({"sub": "u1", "role": "kelurahan", "kelurahan": "Bekasi Jaya"}),
+        )
+        .unwrap();
+        assert_eq!(
+            named.kelurahan, c.kelurahan,
+            "a kelurahan claim may hold the name"
+        );
         assert!(c.can_see_kelurahan(&KelurahanCode::parse("32.75.01.1001").unwrap()));
         assert!(!c.can_see_kelurahan(&KelurahanCode::parse("32.75.01.1002").unwrap()));
     }

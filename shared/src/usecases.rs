@@ -101,10 +101,11 @@ fn read_submission(caller: &Caller, body: &Value) -> Result<Submission, AppError
     let street = i.text("household.address.street", 300, true);
     let rt = i.parsed("household.address.rt", true, |s| parse_rt_rw(s, "RT"));
     let rw = i.parsed("household.address.rw", true, |s| parse_rt_rw(s, "RW"));
+    // A code or a name ("Bekasi Jaya"); stored and answered as the canonical code.
     let kelurahan = i.parsed(
         "household.address.kelurahan_code",
         true,
-        KelurahanCode::parse,
+        KelurahanCode::parse_code_or_name,
     );
     if let (Some(k), Some(own)) = (kelurahan, caller.kelurahan)
         && k != own
@@ -431,7 +432,7 @@ pub async fn list(
         .filter(|s| !s.is_empty())
     {
         None => None,
-        Some(k) => match KelurahanCode::parse(k) {
+        Some(k) => match KelurahanCode::parse_code_or_name(k) {
             Ok(k) => Some(k),
             Err(e) => {
                 errors.push(e.at("kelurahan_code"));
