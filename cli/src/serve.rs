@@ -101,16 +101,6 @@ pub fn app(
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
-fn init_logs() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("BASOKA_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
 /// Everything the server and its consumers run on, for one backend.
 struct Wired {
     deps: Arc<Deps>,
@@ -272,7 +262,6 @@ async fn wire_aws(dir: &Path, backend: &BackendArgs, settings: Settings) -> Resu
 }
 
 pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
-    init_logs();
     let dir = args.data.resolve();
     let phone = |flag: &str, raw: &str| {
         Phone::parse(raw).map_err(|e| format!("{flag} {raw}: {}", e.message.en))
@@ -292,6 +281,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    datadir::prepare(&dir)?;
     let secret = datadir::token_secret(&dir)?;
     let verifier = TokenVerifier::new(&secret).map_err(|e| e.to_string())?;
     let wired = match args.backend.backend {

@@ -74,6 +74,7 @@ pub fn run(args: TokenArgs) -> Result<ExitCode, String> {
         },
     });
     let dir = args.data.resolve();
+    datadir::prepare(&dir)?;
     let secret = datadir::token_secret(&dir)?;
     if let Some(p) = &phone {
         // The directory notify reads: e.g. the surveyor a survey is assigned to gets an SMS.
