@@ -47,19 +47,24 @@ pub enum AppError {
     Unavailable(String),
 }
 
+/// The field error of a `cursor` parameter that no listing like this one handed out.
+pub fn cursor_invalid() -> FieldError {
+    FieldError::new(
+        "cursor",
+        "CURSOR_INVALID",
+        Text::fixed(
+            "Cursor tidak sah; gunakan next_cursor dari halaman sebelumnya dengan filter yang sama.",
+            "Invalid cursor; use next_cursor from the previous page, with the same filters.",
+        ),
+    )
+}
+
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::DuplicateActive(id) => AppError::DuplicateActive { existing_id: id },
             StoreError::VersionConflict => AppError::ConcurrentModification,
-            StoreError::InvalidCursor => AppError::Validation(vec![FieldError::new(
-                "cursor",
-                "CURSOR_INVALID",
-                Text::fixed(
-                    "Cursor tidak sah; gunakan next_cursor dari halaman sebelumnya.",
-                    "Invalid cursor; use next_cursor from the previous page.",
-                ),
-            )]),
+            StoreError::InvalidCursor => AppError::Validation(vec![cursor_invalid()]),
             StoreError::IdempotencyKeyTaken => AppError::IdempotencyKeyReused,
             other => AppError::Unavailable(other.to_string()),
         }

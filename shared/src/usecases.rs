@@ -396,6 +396,38 @@ pub struct ListParams {
 pub const PAGE_DEFAULT: u32 = 20;
 pub const PAGE_MAX: u32 = 100;
 
+/// The `next_cursor` clients get from `GET /v1/requests`: the store's own cursor wrapped with
+/// the filters of the listing it continues (URL-safe base64 of JSON). The use case reads it
+/// with the other parameters, so that a cursor that is not one (cut off, from another
+/// listing) is reported together with every other bad parameter, whatever the store.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct ListCursor {
+    /// `status` of the listing.
+    s: Option<String>,
+    /// `kelurahan_code` of the listing (canonical).
+    k: Option<String>,
+    /// The store's cursor.
+    c: String,
+}
+
+impl ListCursor {
+    fn encode(&self) -> String {
+        use base64::Engine;
+        let json = serde_json::to_vec(self).expect("a cursor serialises");
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    }
+
+    fn decode(raw: &str) -> Option<ListCursor> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(raw.trim())
+            .ok()?;
+        serde_json::from_slice::<ListCursor>(&bytes)
+            .ok()
+            .filter(|c| !c.c.is_empty())
+    }
+}
+
 /// `GET /v1/requests`: newest first, then by id; kelurahan staff see only their own.
 pub async fn list(
     deps: &Deps,
@@ -440,6 +472,23 @@ pub async fn list(
             }
         },
     };
+    let cursor = match params
+        .cursor
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => None,
+        Some(raw) => match ListCursor::decode(raw) {
+            Some(c) => Some(c),
+            None => {
+                errors.push(crate::error::cursor_invalid());
+                None
+            }
+        },
+    };
+    // Whether the filters could be read, so that a cursor can be held against them.
+    let filters_read = errors.is_empty();
     let limit = match params
         .limit
         .as_deref()
@@ -475,6 +524,17 @@ pub async fn list(
             _ => kelurahan = caller.kelurahan,
         }
     }
+    let filters = (
+        status.map(|s| s.as_str().to_string()),
+        kelurahan.map(|k| k.as_str().to_string()),
+    );
+    if let Some(c) = &cursor
+        && filters_read
+        && (&c.s, &c.k) != (&filters.0, &filters.1)
+    {
+        // The next page of another listing.
+        errors.push(crate::error::cursor_invalid());
+    }
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
@@ -484,16 +544,17 @@ pub async fn list(
             kelurahan,
             status,
             limit,
-            cursor: params.cursor.clone().filter(|c| !c.is_empty()),
+            cursor: cursor.map(|c| c.c),
         })
         .await?;
+    let (s, k) = filters;
     Ok(RequestPage {
         items: page
             .items
             .iter()
             .map(|r| RequestView::of(r, Disclosure::Masked))
             .collect(),
-        next_cursor: page.next_cursor,
+        next_cursor: page.next_cursor.map(|c| ListCursor { s, k, c }.encode()),
     })
 }
 
