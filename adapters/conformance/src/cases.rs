@@ -1017,52 +1017,61 @@ pub async fn concurrent_keyed_retries_replay_the_first_answer(p: &Ports) {
         kelurahan: Some(kelurahan(KELURAHAN_A)),
         phone: None,
     };
-    let body = serde_json::json!({
-        "household": {
-            "head_nik": nik(2).as_str(), "kk": kk(2).as_str(), "head_name": "Siti Aminah",
-            "members": 4, "phone": "081234567890",
-            "address": {"street": "Jl. Melati No. 7", "rt": "003", "rw": "011",
-                        "kelurahan_code": KELURAHAN_A}
-        },
-        "category": "miskin_ekstrem", "urgency": "darurat",
-        "situation": "Kepala keluarga sakit, tidak ada bahan makanan.",
-        "reported_by": {"name": "Bu Ratna (PSM)", "phone": "081311112222"}
-    });
-    let (deps, caller, body) = (Arc::new(deps), Arc::new(caller), Arc::new(body));
-    let barrier = Arc::new(tokio::sync::Barrier::new(20));
-    let tasks: Vec<_> = (0..20)
-        .map(|_| {
-            let (deps, caller, body) = (deps.clone(), caller.clone(), body.clone());
-            let barrier = barrier.clone();
-            tokio::spawn(async move {
-                barrier.wait().await;
-                shared::usecases::submit(&deps, &caller, Some("race-2"), &body).await
+    let (deps, caller) = (Arc::new(deps), Arc::new(caller));
+    // Three races, each released together and then spread over a few milliseconds (more
+    // widely each time), so that on any store some retries read "no record for this key"
+    // before the first attempt commits and look for the household after it.
+    for (round, spread_us) in [(0u16, 250u64), (1, 500), (2, 1000)] {
+        let (head, family) = (nik(2 + round), kk(2 + round));
+        let body = Arc::new(serde_json::json!({
+            "household": {
+                "head_nik": head.as_str(), "kk": family.as_str(), "head_name": "Siti Aminah",
+                "members": 4, "phone": "081234567890",
+                "address": {"street": "Jl. Melati No. 7", "rt": "003", "rw": "011",
+                            "kelurahan_code": KELURAHAN_A}
+            },
+            "category": "miskin_ekstrem", "urgency": "darurat",
+            "situation": "Kepala keluarga sakit, tidak ada bahan makanan.",
+            "reported_by": {"name": "Bu Ratna (PSM)", "phone": "081311112222"}
+        }));
+        let key = format!("retry-{round}");
+        let barrier = Arc::new(tokio::sync::Barrier::new(20));
+        let tasks: Vec<_> = (0..20u64)
+            .map(|i| {
+                let (deps, caller, body, key) =
+                    (deps.clone(), caller.clone(), body.clone(), key.clone());
+                let barrier = barrier.clone();
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    tokio::time::sleep(std::time::Duration::from_micros(spread_us * i)).await;
+                    shared::usecases::submit(&deps, &caller, Some(&key), &body).await
+                })
             })
-        })
-        .collect();
-    let mut answers = Vec::new();
-    for t in tasks {
-        answers.push(t.await.expect("submit task panicked"));
+            .collect();
+        let mut answers = Vec::new();
+        for t in tasks {
+            answers.push(t.await.expect("submit task panicked"));
+        }
+        let answers: Vec<_> = answers
+            .into_iter()
+            .map(|a| a.unwrap_or_else(|e| panic!("a retry of its own submission got {e:?}")))
+            .collect();
+        assert_eq!(
+            answers.iter().filter(|a| !a.replayed).count(),
+            1,
+            "one first answer, every other one a replay"
+        );
+        for a in &answers {
+            assert_eq!(a.status, 201);
+            assert_eq!(a.body, answers[0].body, "every retry gets the first answer");
+        }
+        let held = must("active_for", p.requests.active_for(&head, &family).await)
+            .expect("the household holds the one request");
+        let view: serde_json::Value = serde_json::from_str(&answers[0].body).expect("JSON answer");
+        assert_eq!(
+            view["id"],
+            held.as_str(),
+            "the answer names the stored request"
+        );
     }
-    let answers: Vec<_> = answers
-        .into_iter()
-        .map(|a| a.unwrap_or_else(|e| panic!("a retry of its own submission got {e:?}")))
-        .collect();
-    assert_eq!(
-        answers.iter().filter(|a| !a.replayed).count(),
-        1,
-        "one first answer, every other one a replay"
-    );
-    for a in &answers {
-        assert_eq!(a.status, 201);
-        assert_eq!(a.body, answers[0].body, "every retry gets the first answer");
-    }
-    let held = must("active_for", p.requests.active_for(&nik(2), &kk(2)).await)
-        .expect("the household holds the one request");
-    let view: serde_json::Value = serde_json::from_str(&answers[0].body).expect("JSON answer");
-    assert_eq!(
-        view["id"],
-        held.as_str(),
-        "the answer names the stored request"
-    );
 }
