@@ -3,8 +3,9 @@
 //! * `embedded` (the default): the SQLite store in the data folder, SMS to the outbox file.
 //! * `aws`: the DynamoDB table and SNS, through the same adapters as the Lambda functions:
 //!   `--table` (`BASOKA_TABLE`), `--region` (`AWS_REGION`), `--endpoint-url`
-//!   (`AWS_ENDPOINT_URL`, e.g. a moto server; AWS itself when absent) and `--create-table`
-//!   (create the table if it is missing: emulators and sandboxes). The NIK/KK hash key is
+//!   (`AWS_ENDPOINT_URL`, e.g. a moto server; AWS itself when absent) ([`StoreArgs`], all
+//!   that `token` needs) and, for `serve`, `seed` and `registry import`, `--create-table`
+//!   (create the table if it is missing: emulators and sandboxes) ([`BackendArgs`]). The NIK/KK hash key is
 //!   `BASOKA_HASH_KEY`; against an emulator, when it is not set, a random key kept in the data
 //!   folder (`hash-key`). Credentials come from the SDK's default chain; against an emulator
 //!   with none configured, moto's `test`/`test`.
@@ -30,8 +31,10 @@ pub enum Backend {
     Aws,
 }
 
+/// Where the data lives: what every command that opens the store needs (`token --phone`
+/// records the number there).
 #[derive(Args, Debug, Clone)]
-pub struct BackendArgs {
+pub struct StoreArgs {
     /// Where the data lives.
     #[arg(long, value_enum, env = "BASOKA_BACKEND", default_value_t = Backend::Embedded)]
     pub backend: Backend,
@@ -44,21 +47,31 @@ pub struct BackendArgs {
     /// An AWS emulator's URL, e.g. http://127.0.0.1:5000 for moto (--backend aws).
     #[arg(long, env = "AWS_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
+}
+
+/// [`StoreArgs`] plus `--create-table`, for the commands that may set a store up (`serve`,
+/// `seed`, `registry import`).
+#[derive(Args, Debug, Clone)]
+pub struct BackendArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Create the DynamoDB table if it does not exist (emulators and sandboxes).
     #[arg(long)]
     pub create_table: bool,
-    /// SNS sender id for SMS (--backend aws).
-    #[arg(long, env = "BASOKA_SMS_SENDER_ID")]
-    pub sms_sender_id: Option<String>,
 }
 
-impl BackendArgs {
-    /// The AWS configuration these flags describe.
-    pub fn aws_config(&self, data_dir: &Path) -> Result<AwsConfig, String> {
-        let emulator = self
-            .endpoint_url
+impl StoreArgs {
+    fn emulator(&self) -> Option<&str> {
+        self.endpoint_url
             .as_deref()
-            .filter(|u| !u.trim().is_empty());
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+    }
+
+    /// The AWS configuration these flags describe (the SMS sender id from
+    /// `BASOKA_SMS_SENDER_ID`; `serve --sms-sender-id` overrides it).
+    pub fn aws_config(&self, data_dir: &Path) -> Result<AwsConfig, String> {
+        let emulator = self.emulator();
         let hash_key = match (std::env::var("BASOKA_HASH_KEY"), emulator) {
             (Ok(k), _) => k,
             (Err(_), Some(_)) => datadir::emulator_hash_key(data_dir)?,
@@ -73,9 +86,8 @@ impl BackendArgs {
         let mut config =
             AwsConfig::from_env_with(&self.table, &hash_key).map_err(|e| e.to_string())?;
         config.region = self.region.clone();
-        config.sms_sender_id = self.sms_sender_id.clone().filter(|s| !s.trim().is_empty());
         if let Some(url) = emulator {
-            config.endpoint_url = Some(url.trim().to_string());
+            config.endpoint_url = Some(url.to_string());
             if std::env::var_os("AWS_ACCESS_KEY_ID").is_none()
                 && std::env::var_os("AWS_PROFILE").is_none()
             {
@@ -86,20 +98,6 @@ impl BackendArgs {
         Ok(config)
     }
 
-    /// Connects to AWS (or the emulator), creating the table when asked.
-    pub async fn connect(&self, data_dir: &Path) -> Result<AwsAdapters, String> {
-        let config = self.aws_config(data_dir)?;
-        let adapters = config.connect().await.map_err(|e| e.to_string())?;
-        if self.create_table {
-            adapters
-                .store
-                .create_table_if_missing()
-                .await
-                .map_err(|e| format!("cannot create table {}: {e}", config.table))?;
-        }
-        Ok(adapters)
-    }
-
     /// Where the data is, for people.
     pub fn describe(&self, data_dir: &Path) -> String {
         match self.backend {
@@ -108,12 +106,76 @@ impl BackendArgs {
                 "DynamoDB table {} in {}{}",
                 self.table,
                 self.region,
-                self.endpoint_url
-                    .as_deref()
+                self.emulator()
                     .map(|u| format!(" at {u}"))
                     .unwrap_or_default()
             ),
         }
+    }
+
+    /// The flags another command needs to reach the same store (none for the embedded one:
+    /// `--data-dir` says it), for the banner's token commands.
+    pub fn flags(&self) -> Vec<String> {
+        match self.backend {
+            Backend::Embedded => Vec::new(),
+            Backend::Aws => {
+                let mut f = vec![
+                    "--backend".into(),
+                    "aws".into(),
+                    "--table".into(),
+                    self.table.clone(),
+                    "--region".into(),
+                    self.region.clone(),
+                ];
+                if let Some(u) = self.emulator() {
+                    f.extend(["--endpoint-url".into(), u.to_string()]);
+                }
+                f
+            }
+        }
+    }
+
+    /// Opens the store these flags name (the DynamoDB table must exist).
+    pub async fn open(&self, data_dir: &Path) -> Result<Store, String> {
+        match self.backend {
+            Backend::Embedded => EmbeddedStore::open(data_dir)
+                .map(Store::Embedded)
+                .map_err(|e| format!("cannot open the store in {}: {e}", data_dir.display())),
+            Backend::Aws => connect(self.aws_config(data_dir)?, false)
+                .await
+                .map(|a| Store::Aws(Box::new(a))),
+        }
+    }
+}
+
+/// Connects to AWS (or the emulator), creating the table when asked.
+pub async fn connect(config: AwsConfig, create_table: bool) -> Result<AwsAdapters, String> {
+    let table = config.table.clone();
+    let adapters = config.connect().await.map_err(|e| e.to_string())?;
+    if create_table {
+        adapters
+            .store
+            .create_table_if_missing()
+            .await
+            .map_err(|e| format!("cannot create table {table}: {e}"))?;
+    }
+    Ok(adapters)
+}
+
+impl BackendArgs {
+    /// Opens the store these flags name, creating the table when asked.
+    pub async fn open(&self, data_dir: &Path) -> Result<Store, String> {
+        match self.store.backend {
+            Backend::Embedded => self.store.open(data_dir).await,
+            Backend::Aws => connect(self.store.aws_config(data_dir)?, self.create_table)
+                .await
+                .map(|a| Store::Aws(Box::new(a))),
+        }
+    }
+
+    /// Where the data is, for people.
+    pub fn describe(&self, data_dir: &Path) -> String {
+        self.store.describe(data_dir)
     }
 }
 
@@ -122,21 +184,6 @@ impl BackendArgs {
 pub enum Store {
     Embedded(EmbeddedStore),
     Aws(Box<AwsAdapters>),
-}
-
-impl BackendArgs {
-    /// Opens the store these flags name.
-    pub async fn open(&self, data_dir: &Path) -> Result<Store, String> {
-        match self.backend {
-            Backend::Embedded => EmbeddedStore::open(data_dir)
-                .map(Store::Embedded)
-                .map_err(|e| format!("cannot open the store in {}: {e}", data_dir.display())),
-            Backend::Aws => self
-                .connect(data_dir)
-                .await
-                .map(|a| Store::Aws(Box::new(a))),
-        }
-    }
 }
 
 /// What `allocate-stock` needs, over the embedded store.

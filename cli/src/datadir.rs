@@ -21,6 +21,14 @@ impl DataDirArg {
     }
 }
 
+/// Makes the data folder the owner's alone before anything is written to it: created `0700`,
+/// or an existing one set to `0700` and its files to `0600`, with a warning in the log (see
+/// `basoka_embedded::private`). Every command calls it first, whatever the backend: the
+/// folder holds the token secret, and with the embedded store full NIKs and KKs.
+pub fn prepare(dir: &Path) -> Result<(), String> {
+    basoka_embedded::secure_data_dir(dir).map_err(|e| e.to_string())
+}
+
 /// The token secret: `BASOKA_JWT_SECRET` if set, else the data folder's `jwt-secret` file,
 /// created (random, readable by the owner only) on first use.
 pub fn token_secret(dir: &Path) -> Result<Vec<u8>, String> {
@@ -61,7 +69,8 @@ fn secret(dir: &Path, file: &str, env: &str, min_len: usize) -> Result<String, S
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     }
-    fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    basoka_embedded::private::private_dir(dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let value: String = {
         use rand::Rng;
         let mut rng = rand::rng();

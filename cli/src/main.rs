@@ -67,8 +67,21 @@ enum RegistryCommand {
     },
 }
 
+/// Logs on stderr for every command (stdout is for what a command prints: the URL, a token):
+/// `BASOKA_LOG` is a tracing filter, by default `info,tower_http=warn`.
+fn init_logs() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("BASOKA_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logs();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Token(args) => token::run(args),
@@ -79,12 +92,18 @@ fn main() -> ExitCode {
                     data,
                     backend,
                 },
-        } => registry::import(&file, &data.resolve(), &backend),
+        } => {
+            let dir = data.resolve();
+            datadir::prepare(&dir).and_then(|()| registry::import(&file, &dir, &backend))
+        }
         Command::Seed {
             no_opening_stock,
             data,
             backend,
-        } => seed::command(&data.resolve(), &backend, !no_opening_stock),
+        } => {
+            let dir = data.resolve();
+            datadir::prepare(&dir).and_then(|()| seed::command(&dir, &backend, !no_opening_stock))
+        }
     };
     match result {
         Ok(code) => code,

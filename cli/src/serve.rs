@@ -3,7 +3,7 @@
 //!
 //! The routers are the functions' own (`submit-request`, `verify-survey`, `allocate-stock`),
 //! merged; the runner adds what API Gateway adds on AWS: token verification, the body limit,
-//! request logs and a problem+json answer for unknown routes. The queues are in-process
+//! request logs and problem+json answers for unknown routes (404) and methods (405). The queues are in-process
 //! ([`crate::delivery`]): one task per consumer reads the outbox and hands each event on.
 //! Embedded store calls run on the blocking pool, so the async workers only parse, route and
 //! serialise.
@@ -63,6 +63,9 @@ pub struct ServeArgs {
     /// On first run, do not receive the opening stock of 50 packages.
     #[arg(long)]
     no_opening_stock: bool,
+    /// SNS sender id for SMS (--backend aws).
+    #[arg(long, env = "BASOKA_SMS_SENDER_ID")]
+    sms_sender_id: Option<String>,
     #[command(flatten)]
     data: DataDirArg,
     #[command(flatten)]
@@ -79,11 +82,12 @@ pub fn app(
     let requests: Router = submit_request::router().with_state(deps.clone()).into();
     let survey: Router = verify_survey::router().with_state(deps).into();
     let stock: Router = allocate_stock::router().with_state(fulfil).into();
-    let mut router = requests
-        .merge(survey)
-        .merge(stock)
-        .merge(basoka_web::meta::router(submit_request::api_document()))
-        .fallback(basoka_web::not_found);
+    let mut router = basoka_web::with_fallbacks(
+        requests
+            .merge(survey)
+            .merge(stock)
+            .merge(basoka_web::meta::router(submit_request::api_document())),
+    );
     if let Some(book) = contacts {
         // Inside the token check, which attaches the caller it notes.
         router = router.layer(axum::middleware::from_fn_with_state(
@@ -98,16 +102,6 @@ pub fn app(
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::trace::TraceLayer::new_for_http())
-}
-
-fn init_logs() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("BASOKA_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 /// Everything the server and its consumers run on, for one backend.
@@ -228,8 +222,18 @@ fn lambda_consumer(function: basoka_lambda::Function) -> Handler {
     })
 }
 
-async fn wire_aws(dir: &Path, backend: &BackendArgs, settings: Settings) -> Result<Wired, String> {
-    let adapters = backend.connect(dir).await?;
+async fn wire_aws(
+    dir: &Path,
+    backend: &BackendArgs,
+    sms_sender_id: Option<&str>,
+    settings: Settings,
+) -> Result<Wired, String> {
+    let mut config = backend.store.aws_config(dir)?;
+    if let Some(id) = sms_sender_id.map(str::trim).filter(|s| !s.is_empty()) {
+        config.sms_sender_id = Some(id.to_string());
+        config.validate().map_err(|e| e.to_string())?;
+    }
+    let adapters = crate::backend::connect(config, backend.create_table).await?;
     let deps = Arc::new(adapters.request_deps(settings.policy));
     let fulfil = Arc::new(adapters.fulfil_deps());
     let allocate = lambda_consumer(allocate_stock::lambda::function(&adapters));
@@ -262,6 +266,7 @@ async fn wire_aws(dir: &Path, backend: &BackendArgs, settings: Settings) -> Resu
         sms: format!(
             "SNS{}",
             backend
+                .store
                 .endpoint_url
                 .as_deref()
                 .map(|u| format!(" at {u} (moto: GET {u}/moto-api/data.json, under sns.SMS)"))
@@ -271,7 +276,6 @@ async fn wire_aws(dir: &Path, backend: &BackendArgs, settings: Settings) -> Resu
 }
 
 pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
-    init_logs();
     let dir = args.data.resolve();
     let phone = |flag: &str, raw: &str| {
         Phone::parse(raw).map_err(|e| format!("{flag} {raw}: {}", e.message.en))
@@ -287,15 +291,26 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
             max_attempts: 5,
         },
     };
+    // The port first: a port in use must stop the start before anything is created, seeded
+    // or delivered.
+    let listener = std::net::TcpListener::bind(SocketAddr::new(args.host, args.port))
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    datadir::prepare(&dir)?;
     let secret = datadir::token_secret(&dir)?;
     let verifier = TokenVerifier::new(&secret).map_err(|e| e.to_string())?;
-    let wired = match args.backend.backend {
+    let wired = match args.backend.store.backend {
         Backend::Embedded => wire_embedded(&dir, settings)?,
-        Backend::Aws => rt.block_on(wire_aws(&dir, &args.backend, settings))?,
+        Backend::Aws => rt.block_on(wire_aws(
+            &dir,
+            &args.backend,
+            args.sms_sender_id.as_deref(),
+            settings,
+        ))?,
     };
     rt.block_on(seed::run(&wired.fulfil, !args.no_opening_stock))?;
     let app = app(
@@ -305,6 +320,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
         wired.contacts.clone(),
     );
     let where_data = args.backend.describe(&dir);
+    let store_flags = args.backend.store.flags();
     rt.block_on(async move {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
@@ -345,11 +361,18 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
                 }
             }));
         }
-        let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.host, args.port))
-            .await
+        let listener = tokio::net::TcpListener::from_std(listener)
             .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        print_banner(addr, &dir, &where_data, &wired.sms);
+        print_banner(&Banner {
+            addr,
+            dir: &dir,
+            data: &where_data,
+            sms: &wired.sms,
+            store_flags: &store_flags,
+            dinas_phone: &args.dinas_phone,
+            gudang_phone: &args.gudang_phone,
+        });
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await
@@ -363,22 +386,90 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_banner(addr: SocketAddr, dir: &Path, data: &str, sms: &str) {
-    let url = format!("http://{addr}");
-    let d = dir.display();
+/// What the start-up banner tells.
+struct Banner<'a> {
+    addr: SocketAddr,
+    dir: &'a Path,
+    data: &'a str,
+    sms: &'a str,
+    /// The flags that reach the same store (`--backend aws …`), for the token commands.
+    store_flags: &'a [String],
+    dinas_phone: &'a str,
+    gudang_phone: &'a str,
+}
+
+/// Demo mobile numbers for the banner's tokens: following the banner, the kelurahan staff and
+/// the surveyor get their SMS in the outbox.
+const DEMO_KELURAHAN_PHONE: &str = "081211110001";
+const DEMO_SURVEYOR_PHONE: &str = "081211110002";
+
+fn print_banner(b: &Banner<'_>) {
+    let url = format!("http://{}", b.addr);
     // The first line is read by scripts and tests: keep its shape.
     println!("BASOKA listening on {url}");
-    println!("  data:        {data}");
+    println!("  data:        {}", b.data);
     println!("  health:      {url}/v1/health");
     println!("  API spec:    {url}/v1/openapi.json");
-    println!("  SMS:         {sms}");
-    println!("Tokens for each role (same data folder):");
-    println!("  basoka token --data-dir {d} --role kelurahan --kelurahan 32.75.01.1001");
-    println!("  basoka token --data-dir {d} --role surveyor --sub surveyor-1");
-    println!("  basoka token --data-dir {d} --role dinas");
-    println!("  basoka token --data-dir {d} --role gudang");
+    println!("  SMS:         {}", b.sms);
+    println!(
+        "  office SMS:  Dinas {}, Gudang {} (--dinas-phone, --gudang-phone)",
+        b.dinas_phone, b.gudang_phone
+    );
+    println!("Tokens for each role (same data folder; --phone is where that user's SMS go):");
+    let mut common = vec![
+        "token".to_string(),
+        "--data-dir".into(),
+        shell_word(&b.dir.display().to_string()),
+    ];
+    common.extend(b.store_flags.iter().map(|f| shell_word(f)));
+    let prefix = format!("{} {}", command_prefix(), common.join(" "));
+    for role in [
+        format!("--role kelurahan --kelurahan 32.75.01.1001 --phone {DEMO_KELURAHAN_PHONE}"),
+        format!("--role surveyor --sub surveyor-1 --phone {DEMO_SURVEYOR_PHONE}"),
+        "--role dinas".to_string(),
+        "--role gudang".to_string(),
+    ] {
+        println!("  {prefix} {role}");
+    }
     use std::io::Write;
     let _ = std::io::stdout().flush();
+}
+
+/// How to run this very `basoka` from a shell: `cargo run -q -p basoka-cli --` when cargo
+/// started it (cargo sets `CARGO_PKG_NAME` for the program it runs), `basoka` when that name
+/// on `PATH` is this program, else its full path.
+fn command_prefix() -> String {
+    if std::env::var("CARGO_PKG_NAME").as_deref() == Ok(env!("CARGO_PKG_NAME")) {
+        return format!("cargo run -q -p {} --", env!("CARGO_PKG_NAME"));
+    }
+    let Ok(exe) = std::env::current_exe().and_then(|e| e.canonicalize()) else {
+        return "basoka".into();
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|d| {
+            d.join(format!("basoka{}", std::env::consts::EXE_SUFFIX))
+                .canonicalize()
+                .is_ok_and(|p| p == exe)
+        })
+    });
+    if on_path {
+        "basoka".into()
+    } else {
+        shell_word(&exe.display().to_string())
+    }
+}
+
+/// `word` as one shell word: as it is when it needs no quoting, else in single quotes.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@=,%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 async fn shutdown_signal() {
@@ -401,4 +492,17 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(shell_word(".basoka"), ".basoka");
+        assert_eq!(shell_word("/tmp/a b"), "'/tmp/a b'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word(""), "''");
+    }
 }

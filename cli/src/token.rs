@@ -33,7 +33,7 @@ pub struct TokenArgs {
     data: DataDirArg,
     /// Where `--phone` is recorded (the server's backend).
     #[command(flatten)]
-    backend: crate::backend::BackendArgs,
+    backend: crate::backend::StoreArgs,
 }
 
 pub fn run(args: TokenArgs) -> Result<ExitCode, String> {
@@ -60,11 +60,20 @@ pub fn run(args: TokenArgs) -> Result<ExitCode, String> {
     if args.hours == 0 || args.hours > 24 * 31 {
         return Err("--hours must be between 1 and 744".into());
     }
-    let sub = args.sub.clone().unwrap_or_else(|| match kelurahan {
+    // Given but blank: the server would refuse the token (no `sub`) or show nobody.
+    let given = |flag: &str, v: &Option<String>| match v.as_deref().map(str::trim) {
+        Some("") => Err(format!(
+            "{flag} is empty: give a value, or leave {flag} out for the default"
+        )),
+        other => Ok(other.map(str::to_string)),
+    };
+    let sub = given("--sub", &args.sub)?;
+    let name = given("--name", &args.name)?;
+    let sub = sub.unwrap_or_else(|| match kelurahan {
         Some(k) => format!("kelurahan-{}", k.as_str().replace('.', "")),
         None => format!("{}-1", role.as_str()),
     });
-    let name = args.name.clone().unwrap_or_else(|| match kelurahan {
+    let name = name.unwrap_or_else(|| match kelurahan {
         Some(k) => format!("Staf Kelurahan {}", k.name()),
         None => match role {
             Role::Surveyor => "Tim Survei Dinsos".into(),
@@ -74,6 +83,7 @@ pub fn run(args: TokenArgs) -> Result<ExitCode, String> {
         },
     });
     let dir = args.data.resolve();
+    datadir::prepare(&dir)?;
     let secret = datadir::token_secret(&dir)?;
     if let Some(p) = &phone {
         // The directory notify reads: e.g. the surveyor a survey is assigned to gets an SMS.
@@ -100,6 +110,10 @@ pub fn run(args: TokenArgs) -> Result<ExitCode, String> {
         iat: now,
         exp: now + i64::from(args.hours) * 3600,
     };
+    // What the server will read from it: never issue a token it would refuse.
+    let as_json = serde_json::to_value(&claims).map_err(|e| e.to_string())?;
+    shared::Caller::from_claims(&as_json)
+        .map_err(|e| format!("the token would be refused: {}", e.text().en))?;
     let token = tokens::issue(&secret, &claims).map_err(|e| e.to_string())?;
     println!("{token}");
     Ok(ExitCode::SUCCESS)

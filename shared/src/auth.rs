@@ -61,6 +61,31 @@ pub enum ClaimsError {
     Invalid(&'static str),
 }
 
+impl ClaimsError {
+    /// What to tell the client, in either language.
+    pub fn text(&self) -> crate::i18n::Text {
+        match self {
+            ClaimsError::Missing(claim) => crate::i18n::Text::new(
+                format!("klaim `{claim}` tidak ada"),
+                format!("claim `{claim}` is missing"),
+            ),
+            ClaimsError::Invalid(claim) => crate::i18n::Text::new(
+                format!("klaim `{claim}` tidak sah"),
+                format!("claim `{claim}` is not valid"),
+            ),
+        }
+    }
+
+    /// The whole message of a refused token: `Isi token tidak sah: klaim `role` tidak sah.`
+    pub fn refusal(&self) -> crate::i18n::Text {
+        let t = self.text();
+        crate::i18n::Text::new(
+            format!("Isi token tidak sah: {}.", t.id),
+            format!("The token's claims are not valid: {}.", t.en),
+        )
+    }
+}
+
 impl Caller {
     /// Reads claims as a JSON object. Values may be strings or (for `phone_number`) absent;
     /// the same code reads a local JWT payload and API Gateway authorizer claims.
@@ -75,9 +100,10 @@ impl Caller {
         let role = Role::parse(role_raw).ok_or(ClaimsError::Invalid("role"))?;
         let name = text("name").unwrap_or(sub).to_string();
         let kelurahan = match text("kelurahan").or_else(|| text("custom:kelurahan")) {
-            Some(k) if !k.is_empty() => {
-                Some(KelurahanCode::parse(k).map_err(|_| ClaimsError::Invalid("kelurahan"))?)
-            }
+            Some(k) if !k.is_empty() => Some(
+                KelurahanCode::parse_code_or_name(k)
+                    .map_err(|_| ClaimsError::Invalid("kelurahan"))?,
+            ),
             _ => None,
         };
         if role == Role::Kelurahan && kelurahan.is_none() {
@@ -127,6 +153,14 @@ mod tests {
         assert_eq!(err, ClaimsError::Missing("kelurahan"));
         let c = Caller::from_claims(&json!({"sub": "u1", "role": "kelurahan", "kelurahan": "32.75.01.1001", "name": "Siti"})).unwrap();
         assert_eq!(c.kelurahan.unwrap().as_str(), "32.75.01.1001");
+        let named = Caller::from_claims(
+            &json!({"sub": "u1", "role": "kelurahan", "kelurahan": "Bekasi Jaya"}),
+        )
+        .unwrap();
+        assert_eq!(
+            named.kelurahan, c.kelurahan,
+            "a kelurahan claim may hold the name"
+        );
         assert!(c.can_see_kelurahan(&KelurahanCode::parse("32.75.01.1001").unwrap()));
         assert!(!c.can_see_kelurahan(&KelurahanCode::parse("32.75.01.1002").unwrap()));
     }

@@ -33,6 +33,12 @@ pub enum AppError {
     ConcurrentModification,
     #[error("payload too large")]
     PayloadTooLarge,
+    /// A body sent with a content type other than JSON (or none).
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// The route exists, but not with this HTTP method (the `Allow` header lists those it has).
+    #[error("method not allowed")]
+    MethodNotAllowed,
     #[error("insufficient stock")]
     InsufficientStock {
         warehouse: String,
@@ -45,19 +51,24 @@ pub enum AppError {
     Unavailable(String),
 }
 
+/// The field error of a `cursor` parameter that no listing like this one handed out.
+pub fn cursor_invalid() -> FieldError {
+    FieldError::new(
+        "cursor",
+        "CURSOR_INVALID",
+        Text::fixed(
+            "Cursor tidak sah; gunakan next_cursor dari halaman sebelumnya dengan filter yang sama.",
+            "Invalid cursor; use next_cursor from the previous page, with the same filters.",
+        ),
+    )
+}
+
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::DuplicateActive(id) => AppError::DuplicateActive { existing_id: id },
             StoreError::VersionConflict => AppError::ConcurrentModification,
-            StoreError::InvalidCursor => AppError::Validation(vec![FieldError::new(
-                "cursor",
-                "CURSOR_INVALID",
-                Text::fixed(
-                    "Cursor tidak sah; gunakan next_cursor dari halaman sebelumnya.",
-                    "Invalid cursor; use next_cursor from the previous page.",
-                ),
-            )]),
+            StoreError::InvalidCursor => AppError::Validation(vec![cursor_invalid()]),
             StoreError::IdempotencyKeyTaken => AppError::IdempotencyKeyReused,
             other => AppError::Unavailable(other.to_string()),
         }
@@ -77,7 +88,9 @@ impl AppError {
             | AppError::ConcurrentModification
             | AppError::InsufficientStock { .. }
             | AppError::ItemInUse => 409,
+            AppError::MethodNotAllowed => 405,
             AppError::PayloadTooLarge => 413,
+            AppError::UnsupportedMediaType => 415,
             AppError::IdempotencyKeyReused => 422,
             AppError::Unavailable(_) => 503,
         }
@@ -96,7 +109,9 @@ impl AppError {
             AppError::RecentlyAssisted { .. } => "RECENTLY_ASSISTED",
             AppError::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             AppError::ConcurrentModification => "CONCURRENT_MODIFICATION",
+            AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             AppError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            AppError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             AppError::InsufficientStock { .. } => "INSUFFICIENT_STOCK",
             AppError::ItemInUse => "ITEM_IN_USE",
             AppError::Unavailable(_) => "SERVICE_UNAVAILABLE",
@@ -135,6 +150,13 @@ impl AppError {
             AppError::PayloadTooLarge => {
                 Text::fixed("Isi permintaan terlalu besar", "Payload too large")
             }
+            AppError::MethodNotAllowed => {
+                Text::fixed("Metode tidak diizinkan", "Method not allowed")
+            }
+            AppError::UnsupportedMediaType => Text::fixed(
+                "Jenis isi permintaan tidak didukung",
+                "Unsupported media type",
+            ),
             AppError::Unavailable(_) => {
                 Text::fixed("Layanan sedang tidak tersedia", "Service unavailable")
             }
@@ -208,6 +230,14 @@ impl AppError {
             AppError::PayloadTooLarge => Text::fixed(
                 "Isi permintaan melebihi 64 KiB.",
                 "The body exceeds 64 KiB.",
+            ),
+            AppError::UnsupportedMediaType => Text::fixed(
+                "Isi permintaan harus JSON dengan header Content-Type: application/json (charset, bila ada, utf-8).",
+                "The body must be JSON sent with Content-Type: application/json (charset, if any, utf-8).",
+            ),
+            AppError::MethodNotAllowed => Text::fixed(
+                "Alamat ini tidak menerima metode HTTP tersebut; metode yang diterima ada di header Allow.",
+                "This path does not accept that HTTP method; the Allow header lists the methods it accepts.",
             ),
             AppError::InsufficientStock { sku, available, .. } => Text::new(
                 format!("Stok {sku} tidak boleh di bawah nol; yang tersedia {available}."),

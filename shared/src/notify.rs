@@ -122,6 +122,25 @@ fn kelurahan_name(code: &str) -> &'static str {
     KelurahanCode::parse(code).map(|k| k.name()).unwrap_or("-")
 }
 
+/// A recipient of `event` has no known phone number, so no SMS goes to them: a warning for
+/// the operators, naming the event, the request code, the audience and (for staff) the user
+/// id whose number is missing; never a number, NIK, KK or name.
+fn no_phone(event: &Event, request: Option<&AidRequest>, audience: &'static str) {
+    let user = match (&event.kind, audience) {
+        (EventKind::SurveyAssigned { surveyor, .. }, "surveyor") => Some(surveyor.as_str()),
+        (_, "kelurahan") => request.map(|r| r.submitted_by.sub.as_str()),
+        _ => None,
+    };
+    tracing::warn!(
+        event_id = %event.id.as_str(),
+        event_type = event.type_name(),
+        request = event.request.as_ref().map(|r| r.code.as_str()).unwrap_or("-"),
+        audience,
+        user = user.unwrap_or("-"),
+        "SMS not sent: no phone number known for this recipient"
+    );
+}
+
 /// Who is told what about `event` (the request as it is now, when the event is about one).
 pub async fn recipients(
     deps: &NotifyDeps,
@@ -131,6 +150,9 @@ pub async fn recipients(
     let at = event.occurred_at;
     let mut out = Vec::new();
     let mut push = |to: Option<&Phone>, audience: &'static str, m: Message<'_>| {
+        if to.is_none() {
+            no_phone(event, request, audience);
+        }
         if let Some(to) = to
             && !out
                 .iter()

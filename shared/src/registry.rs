@@ -3,8 +3,13 @@
 //!
 //! Files come from Excel: UTF-8 with or without a BOM, `,` or `;` separated, quoted fields,
 //! CRLF line ends. Every bad row is reported with its line number and every reason it is bad;
-//! the good rows are returned for loading.
+//! the good rows are returned for loading. A row with more or fewer cells than the header is
+//! reported as such (not as whatever cell then looks wrong); a NIK that appeared on an earlier
+//! row is reported and not loaded, so that loading a file twice changes nothing. A file that
+//! is empty, has no rows, or is not UTF-8 (Excel's "CSV" is Windows-1252, its "Unicode Text"
+//! UTF-16) is refused as a whole, saying how to save it as CSV UTF-8.
 
+use std::collections::HashMap;
 use std::io::Read;
 
 use serde::{Deserialize, Serialize};
@@ -39,11 +44,28 @@ impl std::fmt::Display for RowError {
             if i > 0 {
                 f.write_str("; ")?;
             }
-            write!(f, "{col}: {}", p.message.id)?;
+            // A problem of the whole row (its cell count, a NIK seen before) has no column.
+            if col.is_empty() {
+                write!(f, "{}", p.message.id)?;
+            } else {
+                write!(f, "{col}: {}", p.message.id)?;
+            }
         }
         Ok(())
     }
 }
+
+impl RowError {
+    fn whole_row(line: u64, problem: Invalid) -> RowError {
+        RowError {
+            line,
+            problems: vec![(String::new(), problem)],
+        }
+    }
+}
+
+/// How to get a CSV file the importer reads, from Excel.
+const SAVE_AS_UTF8: &str = "di Excel pilih File > Save As (Simpan Sebagai) > \"CSV UTF-8 (Comma delimited) (*.csv)\", lalu impor berkas itu";
 
 /// The file as a whole cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +74,20 @@ pub enum RegistryFileError {
         "kolom wajib tidak ada di header: {0} (header harus berisi nik, kk, nama, kelurahan_code, desil)"
     )]
     MissingColumns(String),
+    #[error(
+        "berkas kosong: tidak ada header maupun baris data (baris pertama harus header nik, kk, nama, kelurahan_code, desil)"
+    )]
+    Empty,
+    #[error("berkas hanya berisi header, tanpa baris data: tidak ada yang dimuat")]
+    NoRows,
+    #[error(
+        "berkas bukan UTF-8 (mulai baris {line}): kemungkinan disimpan sebagai CSV biasa Windows-1252/ANSI; {SAVE_AS_UTF8}"
+    )]
+    NotUtf8 { line: u64 },
+    #[error("berkas ini UTF-16 (\"Unicode Text\" dari Excel), bukan UTF-8; {SAVE_AS_UTF8}")]
+    Utf16,
+    #[error("berkas ini buku kerja Excel (.xlsx), bukan CSV; {SAVE_AS_UTF8}")]
+    Workbook,
     #[error("berkas tidak bisa dibaca: {0}")]
     Io(#[from] std::io::Error),
     #[error("berkas bukan CSV yang sah: {0}")]
@@ -64,10 +100,31 @@ const COLUMNS: [&str; 5] = ["nik", "kk", "nama", "kelurahan_code", "desil"];
 pub fn read_registry(mut input: impl Read) -> Result<RegistryRows, RegistryFileError> {
     let mut bytes = Vec::new();
     input.read_to_end(&mut bytes)?;
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        return Err(RegistryFileError::Utf16);
+    }
+    if bytes.starts_with(b"PK\x03\x04") {
+        return Err(RegistryFileError::Workbook);
+    }
     let text = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
         Some(rest) => rest.to_vec(),
         None => bytes,
     };
+    if let Err(e) = std::str::from_utf8(&text) {
+        let valid = &text[..e.valid_up_to()];
+        // UTF-16 without its byte-order mark: every other byte of ASCII text is zero.
+        if valid.contains(&0) {
+            return Err(RegistryFileError::Utf16);
+        }
+        let line = 1 + valid.iter().filter(|b| **b == b'\n').count() as u64;
+        return Err(RegistryFileError::NotUtf8 { line });
+    }
+    if text.contains(&0) {
+        return Err(RegistryFileError::Utf16);
+    }
+    if text.iter().all(u8::is_ascii_whitespace) {
+        return Err(RegistryFileError::Empty);
+    }
     // The csv crate numbers every record of a CRLF file one line short (it notes where a
     // record starts before it counts the `\n` of the previous `\r\n`). Excel writes CRLF and
     // bad rows must be reported on the line people see, so `\r\n` is read as `\n`.
@@ -77,10 +134,25 @@ pub fn read_registry(mut input: impl Read) -> Result<RegistryRows, RegistryFileE
         .filter(|&(i, &b)| !(b == b'\r' && text.get(i + 1) == Some(&b'\n')))
         .map(|(_, &b)| b)
         .collect();
-    let header_line = text.split(|b| *b == b'\n').next().unwrap_or_default();
+    // Blank lines before the header are skipped (the csv reader skips them too).
+    let mut header_start = 0;
+    for line in text.split(|b| *b == b'\n') {
+        if !line.iter().all(u8::is_ascii_whitespace) {
+            break;
+        }
+        header_start += line.len() + 1;
+    }
+    let header_len = text[header_start..]
+        .iter()
+        .position(|b| *b == b'\n')
+        .unwrap_or(text.len() - header_start);
+    let header_line = &text[header_start..header_start + header_len];
     let semis = header_line.iter().filter(|b| **b == b';').count();
     let commas = header_line.iter().filter(|b| **b == b',').count();
     let delimiter = if semis > commas { b';' } else { b',' };
+    let has_rows = text[header_start + header_len..]
+        .iter()
+        .any(|b| !(b.is_ascii_whitespace() || *b == delimiter || *b == b'"'));
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
@@ -104,9 +176,14 @@ pub fn read_registry(mut input: impl Read) -> Result<RegistryRows, RegistryFileE
     if !missing.is_empty() {
         return Err(RegistryFileError::MissingColumns(missing.join(", ")));
     }
+    if !has_rows {
+        return Err(RegistryFileError::NoRows);
+    }
     Ok(RegistryRows {
+        columns: headers.len(),
         records: reader.into_records(),
         index,
+        seen: HashMap::new(),
     })
 }
 
@@ -114,6 +191,10 @@ pub fn read_registry(mut input: impl Read) -> Result<RegistryRows, RegistryFileE
 pub struct RegistryRows {
     records: csv::StringRecordsIntoIter<std::io::Cursor<Vec<u8>>>,
     index: [usize; 5],
+    /// Cells in the header: every row must have as many.
+    columns: usize,
+    /// The line of the first row of each NIK (as a number: 16 digits fit a `u64`).
+    seen: HashMap<u64, u64>,
 }
 
 impl Iterator for RegistryRows {
@@ -144,6 +225,31 @@ impl Iterator for RegistryRows {
                 continue;
             }
             let line = record.position().map(|p| p.line()).unwrap_or(0);
+            if record.len() != self.columns {
+                let (n, h) = (record.len(), self.columns);
+                let (id, en) = if n > h {
+                    (
+                        format!(
+                            "{n} kolom, padahal header {h} kolom (nilai yang memuat koma atau titik koma harus diapit tanda kutip)"
+                        ),
+                        format!(
+                            "{n} cells but the header has {h} (a value holding the separator must be quoted)"
+                        ),
+                    )
+                } else {
+                    (
+                        format!("hanya {n} kolom, padahal header {h} kolom"),
+                        format!("only {n} cells but the header has {h}"),
+                    )
+                };
+                return Some(Err(RowError::whole_row(
+                    line,
+                    Invalid {
+                        code: "ROW_COLUMN_COUNT",
+                        message: crate::i18n::Text::new(id, en),
+                    },
+                )));
+            }
             let get = |i: usize| record.get(self.index[i]).unwrap_or("");
             let mut problems = Vec::new();
             let nik = take(&mut problems, "nik", Nik::parse(get(0)));
@@ -168,6 +274,29 @@ impl Iterator for RegistryRows {
                 KelurahanCode::parse_code_or_name(get(3)),
             );
             let desil = take(&mut problems, "desil", Desil::parse(get(4)));
+            // A NIK seen on an earlier row: which row wins would depend on the order of
+            // loading, and every load would "update" one with the other.
+            if let Some(n) = &nik
+                && let Ok(key) = n.as_str().parse::<u64>()
+            {
+                match self.seen.get(&key) {
+                    Some(&first) => {
+                        return Some(Err(RowError::whole_row(
+                            line,
+                            Invalid {
+                                code: "NIK_DUPLICATE",
+                                message: crate::i18n::Text::new(
+                                    format!("NIK ganda (sama dengan baris {first})"),
+                                    format!("duplicate NIK (same as line {first})"),
+                                ),
+                            },
+                        )));
+                    }
+                    None => {
+                        self.seen.insert(key, line);
+                    }
+                }
+            }
             return Some(match (nik, kk, nama_ok, kel, desil) {
                 (Some(nik), Some(kk), Some(()), Some(kelurahan_code), Some(desil)) => {
                     Ok(RegistryRecord {
@@ -249,6 +378,78 @@ mod tests {
         );
         assert!(e2.to_string().starts_with("baris 3: "));
         assert!(got[2].is_ok());
+    }
+
+    #[test]
+    fn a_nik_seen_before_is_reported_on_its_later_row_and_not_loaded() {
+        let text = "nik,kk,nama,kelurahan_code,desil\n\
+            3275014101900003,3275010203040005,A,32.75.01.1001,1\n\
+            3275010101800001,3275010203040006,B,32.75.01.1001,2\n\
+            3275014101900003,3275010203040007,C,32.75.01.1002,3\n";
+        let got = rows(text);
+        assert_eq!(got[0].as_ref().unwrap().nama, "A");
+        assert!(got[1].is_ok());
+        let e = got[2].as_ref().unwrap_err();
+        assert_eq!(e.problems[0].1.code, "NIK_DUPLICATE");
+        assert_eq!(e.to_string(), "baris 4: NIK ganda (sama dengan baris 2)");
+    }
+
+    #[test]
+    fn a_row_with_more_or_fewer_cells_than_the_header_says_so() {
+        let text = "nik,kk,nama,kelurahan_code,desil\n\
+            3275014101900003,3275010203040005,Siti, Aminah,32.75.01.1001,1\n\
+            3275010101800001,3275010203040006,B,32.75.01.1001\n\
+            3275010101800002,3275010203040008,D,32.75.01.1001,2\n";
+        let got = rows(text);
+        let more = got[0].as_ref().unwrap_err();
+        assert_eq!(more.problems[0].1.code, "ROW_COLUMN_COUNT");
+        assert!(
+            more.to_string()
+                .starts_with("baris 2: 6 kolom, padahal header 5 kolom"),
+            "{more}"
+        );
+        let fewer = got[1].as_ref().unwrap_err();
+        assert_eq!(
+            fewer.to_string(),
+            "baris 3: hanya 4 kolom, padahal header 5 kolom"
+        );
+        assert!(got[2].is_ok());
+    }
+
+    #[test]
+    fn empty_header_only_and_non_utf8_files_are_refused_with_advice() {
+        let err = |bytes: &[u8]| read_registry(bytes).err().expect("refused").to_string();
+        for empty in [&b""[..], b"\xEF\xBB\xBF", b"\r\n\r\n"] {
+            assert!(err(empty).starts_with("berkas kosong"), "{}", err(empty));
+        }
+        for header_only in [
+            &b"nik,kk,nama,kelurahan_code,desil"[..],
+            b"\xEF\xBB\xBFnik;kk;nama;kelurahan_code;desil\r\n;;;;\r\n",
+        ] {
+            assert!(
+                err(header_only).contains("hanya berisi header"),
+                "{}",
+                err(header_only)
+            );
+        }
+        // Excel's plain "CSV": Windows-1252 (\xE9 is e-acute) on line 3.
+        let cp1252 = b"nik,kk,nama,kelurahan_code,desil\r\n\
+            3275014101900003,3275010203040005,A,32.75.01.1001,1\r\n\
+            3275010101800001,3275010203040006,Ren\xE9,32.75.01.1001,2\r\n";
+        let e = err(cp1252);
+        assert!(e.contains("bukan UTF-8 (mulai baris 3)"), "{e}");
+        assert!(e.contains("CSV UTF-8"), "{e}");
+        // Excel's "Unicode Text": UTF-16 with and without its byte-order mark.
+        let utf16: Vec<u8> = "nik\tkk\n"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        let with_bom = [&b"\xFF\xFE"[..], &utf16].concat();
+        for f in [&with_bom[..], &utf16[..]] {
+            let e = err(f);
+            assert!(e.contains("UTF-16") && e.contains("CSV UTF-8"), "{e}");
+        }
+        assert!(err(b"PK\x03\x04rest").contains(".xlsx"));
     }
 
     #[test]

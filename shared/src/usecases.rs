@@ -101,10 +101,11 @@ fn read_submission(caller: &Caller, body: &Value) -> Result<Submission, AppError
     let street = i.text("household.address.street", 300, true);
     let rt = i.parsed("household.address.rt", true, |s| parse_rt_rw(s, "RT"));
     let rw = i.parsed("household.address.rw", true, |s| parse_rt_rw(s, "RW"));
+    // A code or a name ("Bekasi Jaya"); stored and answered as the canonical code.
     let kelurahan = i.parsed(
         "household.address.kelurahan_code",
         true,
-        KelurahanCode::parse,
+        KelurahanCode::parse_code_or_name,
     );
     if let (Some(k), Some(own)) = (kelurahan, caller.kelurahan)
         && k != own
@@ -226,9 +227,7 @@ pub async fn submit(
         .active_for(&s.household.head_nik, &s.household.kk)
         .await?
     {
-        return Err(AppError::DuplicateActive {
-            existing_id: existing,
-        });
+        return duplicate_or_replay(deps, idem.as_ref(), existing).await;
     }
     let last = deps
         .requests
@@ -315,6 +314,9 @@ pub async fn submit(
                 });
             }
             Err(StoreError::CodeTaken) if attempts < 5 => continue,
+            Err(StoreError::DuplicateActive(existing)) => {
+                return duplicate_or_replay(deps, idem.as_ref(), existing).await;
+            }
             Err(StoreError::IdempotencyKeyTaken) => {
                 // The same key won a race a moment ago: answer as its replay.
                 let (key, fp) = idem.as_ref().expect("only keyed submissions record keys");
@@ -326,6 +328,27 @@ pub async fn submit(
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// The household already has an active request. When this submission carries an
+/// `Idempotency-Key`, that request may be its own: a retry that raced its first attempt (it
+/// read no record for the key, then found the household taken by the attempt that wrote
+/// one). The record is written in the same transaction as the request, so it is readable
+/// now: the same key and body replay the first answer, another body is 422; only without a
+/// record for the key is it a duplicate.
+async fn duplicate_or_replay(
+    deps: &Deps,
+    idem: Option<&(String, String)>,
+    existing: RequestId,
+) -> Result<SubmitResponse, AppError> {
+    if let Some((key, fp)) = idem
+        && let Some(prior) = deps.idempotency.get(key).await?
+    {
+        return replay(prior, fp);
+    }
+    Err(AppError::DuplicateActive {
+        existing_id: existing,
+    })
 }
 
 fn replay(prior: IdempotencyRecord, fingerprint: &str) -> Result<SubmitResponse, AppError> {
@@ -373,6 +396,38 @@ pub struct ListParams {
 pub const PAGE_DEFAULT: u32 = 20;
 pub const PAGE_MAX: u32 = 100;
 
+/// The `next_cursor` clients get from `GET /v1/requests`: the store's own cursor wrapped with
+/// the filters of the listing it continues (URL-safe base64 of JSON). The use case reads it
+/// with the other parameters, so that a cursor that is not one (cut off, from another
+/// listing) is reported together with every other bad parameter, whatever the store.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct ListCursor {
+    /// `status` of the listing.
+    s: Option<String>,
+    /// `kelurahan_code` of the listing (canonical).
+    k: Option<String>,
+    /// The store's cursor.
+    c: String,
+}
+
+impl ListCursor {
+    fn encode(&self) -> String {
+        use base64::Engine;
+        let json = serde_json::to_vec(self).expect("a cursor serialises");
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    }
+
+    fn decode(raw: &str) -> Option<ListCursor> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(raw.trim())
+            .ok()?;
+        serde_json::from_slice::<ListCursor>(&bytes)
+            .ok()
+            .filter(|c| !c.c.is_empty())
+    }
+}
+
 /// `GET /v1/requests`: newest first, then by id; kelurahan staff see only their own.
 pub async fn list(
     deps: &Deps,
@@ -409,7 +464,7 @@ pub async fn list(
         .filter(|s| !s.is_empty())
     {
         None => None,
-        Some(k) => match KelurahanCode::parse(k) {
+        Some(k) => match KelurahanCode::parse_code_or_name(k) {
             Ok(k) => Some(k),
             Err(e) => {
                 errors.push(e.at("kelurahan_code"));
@@ -417,6 +472,23 @@ pub async fn list(
             }
         },
     };
+    let cursor = match params
+        .cursor
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => None,
+        Some(raw) => match ListCursor::decode(raw) {
+            Some(c) => Some(c),
+            None => {
+                errors.push(crate::error::cursor_invalid());
+                None
+            }
+        },
+    };
+    // Whether the filters could be read, so that a cursor can be held against them.
+    let filters_read = errors.is_empty();
     let limit = match params
         .limit
         .as_deref()
@@ -452,6 +524,17 @@ pub async fn list(
             _ => kelurahan = caller.kelurahan,
         }
     }
+    let filters = (
+        status.map(|s| s.as_str().to_string()),
+        kelurahan.map(|k| k.as_str().to_string()),
+    );
+    if let Some(c) = &cursor
+        && filters_read
+        && (&c.s, &c.k) != (&filters.0, &filters.1)
+    {
+        // The next page of another listing.
+        errors.push(crate::error::cursor_invalid());
+    }
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
@@ -461,16 +544,17 @@ pub async fn list(
             kelurahan,
             status,
             limit,
-            cursor: params.cursor.clone().filter(|c| !c.is_empty()),
+            cursor: cursor.map(|c| c.c),
         })
         .await?;
+    let (s, k) = filters;
     Ok(RequestPage {
         items: page
             .items
             .iter()
             .map(|r| RequestView::of(r, Disclosure::Masked))
             .collect(),
-        next_cursor: page.next_cursor,
+        next_cursor: page.next_cursor.map(|c| ListCursor { s, k, c }.encode()),
     })
 }
 

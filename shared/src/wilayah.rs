@@ -82,9 +82,20 @@ impl KelurahanCode {
             .map(KelurahanCode)
     }
 
-    /// A code, or failing that a name: what a person or a spreadsheet may have typed.
+    /// A code, or failing that a name (ignoring case, spaces and punctuation): what a person,
+    /// an app or a spreadsheet may have typed. Every API field and parameter that takes a
+    /// kelurahan reads it this way; the canonical dotted code is what is stored and answered.
     pub fn parse_code_or_name(raw: &str) -> Result<KelurahanCode, Invalid> {
-        KelurahanCode::parse(raw).or_else(|e| KelurahanCode::find_by_name(raw).ok_or(e))
+        KelurahanCode::parse(raw)
+            .ok()
+            .or_else(|| KelurahanCode::find_by_name(raw))
+            .ok_or_else(|| {
+                Invalid::new(
+                    "KELURAHAN_UNKNOWN",
+                    "Kelurahan tidak dikenal; gunakan kode Kemendagri (mis. 32.75.01.1001) atau nama kelurahan di Kota Bekasi (mis. Bekasi Jaya); daftarnya di GET /v1/kelurahan.",
+                    "Unknown kelurahan; use the Kemendagri code (e.g. 32.75.01.1001) or the name of a kelurahan of Kota Bekasi (e.g. Bekasi Jaya); see GET /v1/kelurahan.",
+                )
+            })
     }
 
     /// Every kelurahan, in code order.
@@ -203,5 +214,25 @@ mod tests {
                 .as_str(),
             "32.75.03.1001"
         );
+        for typed in [
+            "Bekasi Jaya",
+            "bekasijaya",
+            " BEKASI  JAYA ",
+            "32.75.01.1001",
+            "3275011001",
+        ] {
+            assert_eq!(
+                KelurahanCode::parse_code_or_name(typed).unwrap().as_str(),
+                "32.75.01.1001",
+                "{typed}"
+            );
+        }
+        for unknown in ["Menteng", "32.75.01.9999", "", "  "] {
+            assert_eq!(
+                KelurahanCode::parse_code_or_name(unknown).unwrap_err().code,
+                "KELURAHAN_UNKNOWN",
+                "{unknown}"
+            );
+        }
     }
 }

@@ -161,20 +161,103 @@ async fn a_body_that_is_not_json_is_malformed() {
     assert_eq!(r.json["title"], "Body is not valid JSON");
 }
 
+/// A JSON body sent as another media type, or without a `Content-Type`, is refused with 415
+/// `UNSUPPORTED_MEDIA_TYPE` and creates nothing; JSON types with a UTF-8 charset are fine.
+#[tokio::test]
+async fn a_body_not_sent_as_json_is_an_unsupported_media_type() {
+    let s = Server::start();
+    let kel = s.kelurahan_token(KEL_A);
+    let dinas = s.dinas_token();
+    let body = submit_body(KEL_A);
+    let raw = body.to_string();
+    for ct in [
+        Some("text/plain"),
+        None,
+        Some("application/x-www-form-urlencoded"),
+    ] {
+        let mut req = s
+            .client()
+            .post(s.url("/v1/requests"))
+            .bearer_auth(&kel)
+            .body(raw.clone());
+        if let Some(ct) = ct {
+            req = req.header("Content-Type", ct);
+        }
+        let r = s.send(req).await;
+        let p = r.problem(415, "UNSUPPORTED_MEDIA_TYPE");
+        assert!(
+            p["detail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("application/json"),
+            "{}",
+            r.text
+        );
+        assert!(!r.text.contains(&nik_of(&body)), "{}", r.text);
+    }
+    assert!(
+        s.list_all(&dinas, "limit=100").await.is_empty(),
+        "a refused body creates nothing"
+    );
+    // The same on a transition route, in English.
+    let id = s.submit_ok(&kel, &body).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = s
+        .send(
+            s.client()
+                .post(s.url(&format!("/v1/requests/{id}/cancel")))
+                .bearer_auth(&kel)
+                .header("Accept-Language", "en")
+                .header("Content-Type", "text/plain")
+                .body(r#"{"reason": "salah input"}"#),
+        )
+        .await;
+    assert_eq!(
+        r.problem(415, "UNSUPPORTED_MEDIA_TYPE")["title"],
+        "Unsupported media type"
+    );
+    let (_, now) = s.get(&format!("/v1/requests/{id}"), &kel).await;
+    assert_eq!(now["status"], "submitted");
+    // JSON with a charset is JSON.
+    let r = s
+        .send(
+            s.client()
+                .post(s.url("/v1/requests"))
+                .bearer_auth(&kel)
+                .header("Content-Type", "application/json; charset=utf-8")
+                .body(submit_body(KEL_A).to_string()),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
 #[tokio::test]
 async fn missing_garbage_and_foreign_tokens_are_unauthenticated() {
     let s = Server::start();
+    // RFC 6750: a 401 challenges for a bearer token; a refused token is `invalid_token`.
+    let challenge = |r: &Resp| {
+        r.headers
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("a 401 without WWW-Authenticate: {}", r.text))
+            .to_string()
+    };
     // No token.
-    s.get_resp("/v1/requests", None)
-        .await
-        .problem(401, "UNAUTHENTICATED");
+    let r = s.get_resp("/v1/requests", None).await;
+    r.problem(401, "UNAUTHENTICATED");
+    assert_eq!(challenge(&r), r#"Bearer realm="basoka""#);
     s.post_resp("/v1/requests", None, &submit_body(KEL_A))
         .await
         .problem(401, "UNAUTHENTICATED");
     // Garbage.
-    s.get_resp("/v1/requests", Some("garbage.token.here"))
-        .await
-        .problem(401, "UNAUTHENTICATED");
+    let r = s.get_resp("/v1/requests", Some("garbage.token.here")).await;
+    r.problem(401, "UNAUTHENTICATED");
+    assert_eq!(
+        challenge(&r),
+        r#"Bearer realm="basoka", error="invalid_token""#
+    );
     let r = s
         .send(
             s.client()
@@ -322,6 +405,62 @@ async fn unknown_and_malformed_ids_and_unknown_routes_are_not_found() {
         .await;
     assert_eq!(id.json["title"], "Tidak ditemukan");
     assert_eq!(en.json["title"], "Not found");
+}
+
+/// A known path with a method it does not have: 405 problem+json `METHOD_NOT_ALLOWED`, with
+/// an `Allow` header listing the methods it has, in either language; nothing is changed.
+#[tokio::test]
+async fn a_wrong_method_is_a_405_problem_with_allow() {
+    let s = Server::start();
+    let kel = s.kelurahan_token(KEL_A);
+    let created = s.submit_ok(&kel, &submit_body(KEL_A)).await;
+    let id = created["id"].as_str().expect("id");
+    let c = s.client();
+    for (what, req, allowed) in [
+        (
+            "DELETE /v1/requests",
+            c.delete(s.url("/v1/requests")),
+            &["GET", "POST"][..],
+        ),
+        (
+            "PUT /v1/requests/{id}",
+            c.put(s.url(&format!("/v1/requests/{id}")))
+                .json(&submit_body(KEL_A)),
+            &["GET"][..],
+        ),
+        ("POST /v1/health", c.post(s.url("/v1/health")), &["GET"][..]),
+        (
+            "GET /v1/requests/{id}/cancel",
+            c.get(s.url(&format!("/v1/requests/{id}/cancel"))),
+            &["POST"][..],
+        ),
+    ] {
+        let r = s.send(req.bearer_auth(&kel)).await;
+        let p = r.problem(405, "METHOD_NOT_ALLOWED");
+        assert_eq!(p["title"], "Metode tidak diizinkan", "{what}: {}", r.text);
+        let allow = r
+            .headers
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("{what}: no Allow header"));
+        let listed: Vec<&str> = allow.split(',').map(str::trim).collect();
+        for m in allowed {
+            assert!(listed.contains(m), "{what}: Allow `{allow}` lacks {m}");
+        }
+    }
+    let en = s
+        .send(
+            c.delete(s.url("/v1/requests"))
+                .bearer_auth(&kel)
+                .header("Accept-Language", "en"),
+        )
+        .await;
+    assert_eq!(
+        en.problem(405, "METHOD_NOT_ALLOWED")["title"],
+        "Method not allowed"
+    );
+    let (_, now) = s.get(&format!("/v1/requests/{id}"), &kel).await;
+    assert_eq!(now["status"], "submitted", "nothing changed: {now}");
 }
 
 #[tokio::test]

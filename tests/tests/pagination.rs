@@ -120,11 +120,63 @@ async fn bad_list_parameters_are_refused_naming_the_parameter() {
             r.text
         );
     }
-    // Several bad parameters are reported together.
+    // Several bad parameters are reported together, a bad cursor with the others.
     let r = s
         .get_resp("/v1/requests?limit=0&status=done", Some(&kel))
         .await;
     r.problem(400, "VALIDATION_FAILED");
     let fields = r.error_fields();
     assert!(fields.contains(&"limit".to_string()) && fields.contains(&"status".to_string()));
+    let r = s
+        .get_resp(
+            "/v1/requests?limit=0&status=done&kelurahan_code=Menteng&cursor=zzz",
+            Some(&kel),
+        )
+        .await;
+    r.problem(400, "VALIDATION_FAILED");
+    let mut fields = r.error_fields();
+    fields.sort();
+    assert_eq!(
+        fields,
+        ["cursor", "kelurahan_code", "limit", "status"],
+        "{}",
+        r.text
+    );
+    assert_eq!(r.error_code("cursor").as_deref(), Some("CURSOR_INVALID"));
+}
+
+/// A cursor continues the listing that handed it out: with other filters it is refused
+/// (rather than silently paging another listing), and a good one still pages.
+#[tokio::test]
+async fn a_cursor_belongs_to_its_listing() {
+    let s = Server::start();
+    let kel = s.kelurahan_token(KEL_A);
+    for _ in 0..3 {
+        s.submit_ok(&kel, &submit_body(KEL_A)).await;
+    }
+    let (st, page) = s.get("/v1/requests?status=submitted&limit=1", &kel).await;
+    assert_eq!(st, 200, "{page}");
+    let cursor = encode_query(page["next_cursor"].as_str().expect("a next page"));
+    let (st, next) = s
+        .get(
+            &format!("/v1/requests?status=submitted&limit=1&cursor={cursor}"),
+            &kel,
+        )
+        .await;
+    assert_eq!(st, 200, "{next}");
+    assert_ne!(next["items"][0]["id"], page["items"][0]["id"]);
+    for other in ["status=cancelled&", ""] {
+        let r = s
+            .get_resp(
+                &format!("/v1/requests?{other}limit=1&cursor={cursor}"),
+                Some(&kel),
+            )
+            .await;
+        r.problem(400, "VALIDATION_FAILED");
+        assert_eq!(
+            r.error_code("cursor").as_deref(),
+            Some("CURSOR_INVALID"),
+            "{other}"
+        );
+    }
 }

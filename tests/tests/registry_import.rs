@@ -115,3 +115,112 @@ async fn the_sample_registry_imports_reports_bad_rows_and_reimports_as_a_no_op()
             .contains(&json!("not_in_registry"))
     );
 }
+
+/// A NIK twice in one file: the later row is reported (`NIK ganda (sama dengan baris M)`) and
+/// not loaded, so that a second import changes nothing (no "diperbarui" on every run); a row
+/// with more or fewer cells than the header is reported as such, not as a bad desil.
+#[test]
+fn a_duplicate_nik_and_a_row_of_the_wrong_width_are_reported_as_such() {
+    let dir = TempDir::new().expect("data folder");
+    let file = dir.path().join("dtks.csv");
+    std::fs::write(
+        &file,
+        "nik,kk,nama,kelurahan_code,desil\r\n\
+         3275014508750001,3275011203100001,Siti Rahmawati,32.75.01.1001,1\r\n\
+         3275011207680002,3275011203100002,Ahmad Suryadi,32.75.01.1002,2\r\n\
+         3275014508750001,3275011203100009,Siti R.,32.75.01.1001,3\r\n\
+         3275025603820001,3275021508120001,Dewi, Lestari,32.75.02.1001,3\r\n\
+         3275022109790003,3275021508120002,Budi Santoso,32.75.02.1002\r\n",
+    )
+    .unwrap();
+    let data = TempDir::new().expect("data folder");
+    for run in 0..2 {
+        let out = import_registry(data.path(), &file);
+        assert_eq!(
+            out.code(),
+            SOME_ROWS_REFUSED,
+            "{}{}",
+            out.stdout,
+            out.stderr
+        );
+        let line = |n: u64| {
+            out.stderr
+                .lines()
+                .find(|l| l.trim().starts_with(&format!("baris {n}:")))
+                .unwrap_or_else(|| panic!("no report of line {n}: {}", out.stderr))
+                .trim()
+                .to_string()
+        };
+        assert_eq!(line(4), "baris 4: NIK ganda (sama dengan baris 2)");
+        assert!(
+            line(5).contains("6 kolom") && line(5).contains("header 5"),
+            "{}",
+            line(5)
+        );
+        assert!(line(6).contains("hanya 4 kolom"), "{}", line(6));
+        assert!(
+            !out.stderr.contains("desil"),
+            "no bad desil reported: {}",
+            out.stderr
+        );
+        let (new, updated, unchanged) = if run == 0 { (2, 0, 0) } else { (0, 0, 2) };
+        assert_eq!(
+            count_before(&out.stdout, "baru"),
+            Some(new),
+            "run {run}: {}",
+            out.stdout
+        );
+        assert_eq!(
+            count_before(&out.stdout, "diperbarui"),
+            Some(updated),
+            "run {run}: {}",
+            out.stdout
+        );
+        assert_eq!(
+            count_before(&out.stdout, "tidak berubah"),
+            Some(unchanged),
+            "run {run}: {}",
+            out.stdout
+        );
+    }
+}
+
+/// Files that cannot be imported at all say why and how to fix them, and load nothing.
+#[test]
+fn empty_header_only_and_non_utf8_files_get_a_clear_message() {
+    let dir = TempDir::new().expect("folder");
+    let data = TempDir::new().expect("data folder");
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        ("empty.csv", Vec::new(), "berkas kosong"),
+        ("header.csv", b"nik,kk,nama,kelurahan_code,desil\r\n".to_vec(), "hanya berisi header"),
+        (
+            "ansi.csv",
+            b"nik;kk;nama;kelurahan_code;desil\r\n3275014508750001;3275011203100001;Ren\xE9;32.75.01.1001;1\r\n".to_vec(),
+            "bukan UTF-8",
+        ),
+        (
+            "unicode.txt",
+            [&b"\xFF\xFE"[..], &"nik\tkk\r\n".encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<u8>>()].concat(),
+            "UTF-16",
+        ),
+    ];
+    for (name, bytes, says) in cases {
+        let file = dir.path().join(name);
+        std::fs::write(&file, bytes).unwrap();
+        let out = import_registry(data.path(), &file);
+        assert_ne!(out.code(), 0, "{name}: {}", out.stdout);
+        assert!(out.stderr.contains(says), "{name}: {}", out.stderr);
+        if says.contains("UTF") {
+            assert!(
+                out.stderr.contains("CSV UTF-8"),
+                "{name} says how to save it: {}",
+                out.stderr
+            );
+        }
+        assert!(
+            !out.stdout.contains("baru"),
+            "{name}: nothing loaded: {}",
+            out.stdout
+        );
+    }
+}

@@ -95,3 +95,63 @@ async fn kelurahan_staff_cannot_submit_for_another_kelurahan() {
     );
     assert!(s.list_all(&s.dinas_token(), "limit=100").await.is_empty());
 }
+
+/// DESIGN §5: a kelurahan is matched by name too, ignoring case and spaces ("Bekasi Jaya" =
+/// "Bekasijaya"), wherever a kelurahan code is taken; the answer carries the canonical code.
+/// An unknown one is still `KELURAHAN_UNKNOWN`, and a name does not widen a kelurahan's scope.
+#[tokio::test]
+async fn kelurahan_names_are_accepted_wherever_a_code_is() {
+    let s = Server::start();
+    let a = s.kelurahan_token(KEL_A);
+    let b = s.kelurahan_token(KEL_B);
+    let dinas = s.dinas_token();
+
+    let mut ids = Vec::new();
+    for name in ["Bekasi Jaya", "bekasijaya", "  BEKASI jaya "] {
+        let r = s.submit_ok(&a, &submit_body(name)).await;
+        assert_eq!(r["kelurahan_code"], KEL_A, "{name}: {r}");
+        assert_eq!(r["household"]["address"]["kelurahan_code"], KEL_A, "{name}");
+        ids.push(r["id"].clone());
+    }
+    for query in ["Bekasi%20Jaya", "bekasijaya", "32.75.01.1001"] {
+        for token in [&a, &dinas] {
+            let items = s.list_all(token, &format!("kelurahan_code={query}")).await;
+            let got: Vec<_> = items.iter().map(|r| r["id"].clone()).collect();
+            assert_eq!(got.len(), 3, "{query}: {got:?}");
+            assert!(ids.iter().all(|id| got.contains(id)), "{query}");
+        }
+    }
+
+    let mut unknown = submit_body("Menteng");
+    let r = s.post_resp("/v1/requests", Some(&a), &unknown).await;
+    r.problem(400, "VALIDATION_FAILED");
+    assert_eq!(
+        r.error_code("household.address.kelurahan_code").as_deref(),
+        Some("KELURAHAN_UNKNOWN")
+    );
+    let r = s
+        .get_resp("/v1/requests?kelurahan_code=Menteng", Some(&dinas))
+        .await;
+    r.problem(400, "VALIDATION_FAILED");
+    assert_eq!(
+        r.error_code("kelurahan_code").as_deref(),
+        Some("KELURAHAN_UNKNOWN")
+    );
+
+    // Margahayu staff naming Bekasijaya: out of scope, as with the code.
+    unknown["household"]["address"]["kelurahan_code"] = json!("Bekasi Jaya");
+    let r = s.post_resp("/v1/requests", Some(&b), &unknown).await;
+    assert_eq!(
+        r.error_code("household.address.kelurahan_code").as_deref(),
+        Some("KELURAHAN_OUT_OF_SCOPE"),
+        "{}",
+        r.text
+    );
+    let r = s
+        .get_resp("/v1/requests?kelurahan_code=Bekasi%20Jaya", Some(&b))
+        .await;
+    assert_eq!(
+        r.error_code("kelurahan_code").as_deref(),
+        Some("KELURAHAN_OUT_OF_SCOPE")
+    );
+}

@@ -954,3 +954,124 @@ pub async fn concurrent_updates_exactly_one_wins(p: &Ports) {
         "one event per written transition"
     );
 }
+
+/// Twenty concurrent retries of one keyed submission (the same household, the same
+/// `Idempotency-Key`; each attempt with its own id, code and event, as the use case makes
+/// them). In the store: exactly one is written; every other is refused with
+/// `IdempotencyKeyTaken` or `DuplicateActive` naming the winner, and by the time a refusal
+/// is returned the winner's idempotency record can be read, so the use case can answer with
+/// it. Through the submit use case over these ports: every retry gets the first answer (201,
+/// the same body), never 409 for its own request.
+pub async fn concurrent_keyed_retries_replay_the_first_answer(p: &Ports) {
+    let key = "kelurahan-1:race-1";
+    let news: Vec<NewRequest> = (0..20i64)
+        .map(|i| {
+            let mut new = submission(1, KELURAHAN_A, at(i));
+            new.idempotency = Some(idempotency(key, "fp-race", at(i)));
+            new
+        })
+        .collect();
+    let results = insert_concurrently(p, news.clone()).await;
+    let winners: Vec<&NewRequest> = news
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.is_ok())
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one of 20 retries is written: {results:?}"
+    );
+    let winner = winners[0];
+    for r in &results {
+        match r {
+            Ok(()) | Err(StoreError::IdempotencyKeyTaken) => {}
+            Err(StoreError::DuplicateActive(id)) => assert_eq!(
+                id, &winner.request.id,
+                "a retry refused as a duplicate names the winner"
+            ),
+            Err(e) => panic!("a retry must be refused as a taken key or a duplicate, got {e:?}"),
+        }
+    }
+    assert_eq!(
+        must("idempotency get", p.idempotency.get(key).await),
+        winner.idempotency.clone(),
+        "the winner's idempotency record is readable for the refused retries"
+    );
+
+    // The same race through the submit use case.
+    let deps = shared::ports::Deps {
+        requests: p.requests.clone(),
+        idempotency: p.idempotency.clone(),
+        registry: p.registry.clone(),
+        clock: Arc::new(shared::ports::SystemClock),
+        ids: Arc::new(shared::ports::RandomIds),
+        policy: shared::policy::Policy::default(),
+        catalog: None,
+    };
+    let caller = shared::Caller {
+        sub: "kelurahan-1".into(),
+        name: "Petugas kelurahan".into(),
+        role: shared::Role::Kelurahan,
+        kelurahan: Some(kelurahan(KELURAHAN_A)),
+        phone: None,
+    };
+    let (deps, caller) = (Arc::new(deps), Arc::new(caller));
+    // Three races, each released together and then spread over a few milliseconds (more
+    // widely each time), so that on any store some retries read "no record for this key"
+    // before the first attempt commits and look for the household after it.
+    for (round, spread_us) in [(0u16, 250u64), (1, 500), (2, 1000)] {
+        let (head, family) = (nik(2 + round), kk(2 + round));
+        let body = Arc::new(serde_json::json!({
+            "household": {
+                "head_nik": head.as_str(), "kk": family.as_str(), "head_name": "Siti Aminah",
+                "members": 4, "phone": "081234567890",
+                "address": {"street": "Jl. Melati No. 7", "rt": "003", "rw": "011",
+                            "kelurahan_code": KELURAHAN_A}
+            },
+            "category": "miskin_ekstrem", "urgency": "darurat",
+            "situation": "Kepala keluarga sakit, tidak ada bahan makanan.",
+            "reported_by": {"name": "Bu Ratna (PSM)", "phone": "081311112222"}
+        }));
+        let key = format!("retry-{round}");
+        let barrier = Arc::new(tokio::sync::Barrier::new(20));
+        let tasks: Vec<_> = (0..20u64)
+            .map(|i| {
+                let (deps, caller, body, key) =
+                    (deps.clone(), caller.clone(), body.clone(), key.clone());
+                let barrier = barrier.clone();
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    tokio::time::sleep(std::time::Duration::from_micros(spread_us * i)).await;
+                    shared::usecases::submit(&deps, &caller, Some(&key), &body).await
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for t in tasks {
+            answers.push(t.await.expect("submit task panicked"));
+        }
+        let answers: Vec<_> = answers
+            .into_iter()
+            .map(|a| a.unwrap_or_else(|e| panic!("a retry of its own submission got {e:?}")))
+            .collect();
+        assert_eq!(
+            answers.iter().filter(|a| !a.replayed).count(),
+            1,
+            "one first answer, every other one a replay"
+        );
+        for a in &answers {
+            assert_eq!(a.status, 201);
+            assert_eq!(a.body, answers[0].body, "every retry gets the first answer");
+        }
+        let held = must("active_for", p.requests.active_for(&head, &family).await)
+            .expect("the household holds the one request");
+        let view: serde_json::Value = serde_json::from_str(&answers[0].body).expect("JSON answer");
+        assert_eq!(
+            view["id"],
+            held.as_str(),
+            "the answer names the stored request"
+        );
+    }
+}

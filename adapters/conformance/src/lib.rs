@@ -181,6 +181,7 @@ macro_rules! __with_cases {
             outbox_pending_and_ack_in_order,
             concurrent_inserts_same_household_exactly_one_wins,
             concurrent_updates_exactly_one_wins,
+            concurrent_keyed_retries_replay_the_first_answer,
             catalogue_items_and_packages,
             delete_item_refused_while_in_use,
             receipt_creates_lots_and_ledger,

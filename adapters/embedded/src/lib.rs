@@ -86,6 +86,7 @@ mod checkpoint;
 mod codec;
 mod notify;
 mod outbox;
+pub mod private;
 mod registry;
 mod requests;
 pub mod schema;
@@ -184,19 +185,66 @@ fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
     )
 }
 
+/// Makes the data folder the owner's alone (see [`private`]): creates it `0700`, or sets an
+/// existing one that others could use to `0700` and every file in it that others could read
+/// to `0600`, saying so in a warning. The runner calls it first thing; [`EmbeddedStore::open`]
+/// calls it too. A folder that exists but cannot be changed (owned by someone else) is only
+/// warned about.
+pub fn secure_data_dir(data_dir: &Path) -> Result<(), OpenError> {
+    match private::private_dir(data_dir) {
+        Ok(private::DirState::Tightened { was }) => tracing::warn!(
+            path = %data_dir.display(),
+            "the data folder was open to other users (mode {was:o}); set to 700"
+        ),
+        Ok(_) => {}
+        Err(e) if data_dir.is_dir() => tracing::warn!(
+            path = %data_dir.display(),
+            error = %e,
+            "cannot make the data folder private to its owner"
+        ),
+        Err(source) => {
+            return Err(OpenError::CreateDir {
+                path: data_dir.to_path_buf(),
+                source,
+            });
+        }
+    }
+    match private::tighten_files(data_dir) {
+        Ok(changed) => {
+            for (file, was) in changed {
+                tracing::warn!(
+                    path = %file.display(),
+                    "a data file was readable by other users (mode {was:o}); set to 600"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(
+            path = %data_dir.display(),
+            error = %e,
+            "cannot make the data files private to their owner"
+        ),
+    }
+    Ok(())
+}
+
 impl EmbeddedStore {
     /// Opens (creating if needed) the data folder and its database, switches it to WAL and
     /// brings the schema up to date. Blocking: call it once at start-up.
+    ///
+    /// The folder is made `0700` and its files `0600` ([`secure_data_dir`]); the database
+    /// file is created `0600` before SQLite opens it, so that its `-wal` and `-shm` files,
+    /// which SQLite creates with the database's mode, are `0600` too.
     pub fn open(data_dir: &Path) -> Result<EmbeddedStore, OpenError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| OpenError::CreateDir {
-            path: data_dir.to_path_buf(),
-            source,
-        })?;
+        secure_data_dir(data_dir)?;
         let path = data_dir.join(DB_FILE);
         let open_err = |e: rusqlite::Error| OpenError::Open {
             path: path.clone(),
             message: e.to_string(),
         };
+        private::open_private_append(&path).map_err(|e| OpenError::Open {
+            path: path.clone(),
+            message: format!("cannot create the database file: {e}"),
+        })?;
 
         // One plain connection first, so that a bad file fails at once with SQLite's own
         // message (the pool would retry until its timeout).

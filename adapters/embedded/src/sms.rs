@@ -15,7 +15,6 @@
 //! across an `.await`), so lines never interleave. The line holds the full number (it is what
 //! a real gateway would be given); the log line names the recipient masked only.
 
-use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -80,13 +79,14 @@ impl FileSms {
     }
 }
 
-/// Appends `line` to `path` and waits until it is on disk.
+/// Appends `line` to `path` and waits until it is on disk. The file holds phone numbers: it
+/// is created `0600`, its folder (if missing) `0700` (see [`crate::private`]).
 fn append(path: &Path, line: &[u8]) -> std::io::Result<()> {
-    let open = || OpenOptions::new().create(true).append(true).open(path);
+    let open = || crate::private::open_private_append(path);
     let mut file = match open() {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
+                crate::private::private_dir(dir)?;
             }
             open()?
         }

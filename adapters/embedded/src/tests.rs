@@ -160,6 +160,66 @@ fn a_data_dir_that_is_a_file_is_a_clear_error() {
     assert!(err.to_string().contains("not-a-dir"), "{err}");
 }
 
+/// The database holds full NIKs and KKs: its folder is the owner's alone and the database,
+/// its WAL and shared-memory files and the SMS outbox are `0600`, also when the folder and
+/// files were left open by an older version.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn the_data_folder_and_its_files_are_the_owners_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let store = EmbeddedStore::open(&dir).unwrap();
+    store
+        .insert(submission(1, KELURAHAN_A, at(0)))
+        .await
+        .unwrap();
+    let sms = FileSms::new(dir.join("sms-outbox.jsonl"));
+    shared::notify::SmsSender::send(
+        &sms,
+        &shared::Phone::parse("081211110001").unwrap(),
+        &shared::sms::SmsText::fit("BASOKA: uji"),
+    )
+    .await
+    .unwrap();
+    let mode = |name: &str| private::mode_of(&dir.join(name)).unwrap();
+    assert_eq!(private::mode_of(&dir).unwrap(), 0o700, "the folder");
+    for name in [
+        DB_FILE,
+        "basoka.sqlite3-wal",
+        "basoka.sqlite3-shm",
+        "sms-outbox.jsonl",
+    ] {
+        assert_eq!(mode(name), 0o600, "{name}");
+    }
+    drop(store);
+
+    // An older version's folder: 0755 with 0644 files. Opening makes them private again.
+    let open_up = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    open_up(&dir, 0o755);
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        open_up(&entry.unwrap().path(), 0o644);
+    }
+    let store = EmbeddedStore::open(&dir).unwrap();
+    assert_eq!(
+        private::mode_of(&dir).unwrap(),
+        0o700,
+        "the folder, tightened"
+    );
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(
+            private::mode_of(&path).unwrap(),
+            0o600,
+            "{}",
+            path.display()
+        );
+    }
+    drop(store);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn history_is_append_only() {
     let (_dir, store) = open();

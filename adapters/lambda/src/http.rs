@@ -3,8 +3,8 @@
 //!
 //! * [`api`] wraps a function's router: [`lambda_auth`] reads the JWT authorizer's verified
 //!   claims from the request context (`requestContext.authorizer.jwt.claims`) into a
-//!   [`Caller`], the body limit of the local runner applies, and unknown routes answer a 404
-//!   problem document. Role and kelurahan checks stay in the routes, the same on both.
+//!   [`Caller`], the body limit of the local runner applies, and unknown routes and methods
+//!   answer 404 and 405 problem documents ([`basoka_web::with_fallbacks`]). Role and kelurahan checks stay in the routes, the same on both.
 //! * [`strip_stage`] takes a named stage (`/staging/v1/requests`) off the path so that the
 //!   router sees `/v1/requests` whatever stage the API is deployed to (`$default` has none).
 //! * [`ContactBook`] notes the caller's phone number (claim `phone_number`) in the staff
@@ -112,10 +112,7 @@ pub async fn lambda_auth(
                 req.extensions_mut().insert(caller);
             }
             Err(e) => {
-                req.extensions_mut().insert(AuthFailure(Text::new(
-                    format!("Isi token tidak sah: {e}."),
-                    format!("Invalid token claims: {e}."),
-                )));
+                req.extensions_mut().insert(AuthFailure(e.refusal()));
             }
         },
     }
@@ -124,8 +121,7 @@ pub async fn lambda_auth(
 
 /// A function's router as it runs on Lambda (see the module documentation).
 pub fn api(router: Router, contacts: Option<Arc<ContactBook>>) -> Router {
-    router
-        .fallback(basoka_web::not_found)
+    basoka_web::with_fallbacks(router)
         .layer(axum::middleware::from_fn_with_state(contacts, lambda_auth))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
@@ -182,6 +178,130 @@ mod tests {
             "isBase64Encoded": false
         })
         .to_string()
+    }
+
+    /// An API Gateway v2 event for `method path`, with the authorizer's `claims` if given.
+    fn v2(
+        method: &str,
+        path: &str,
+        headers: serde_json::Value,
+        body: Option<&str>,
+        claims: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let mut context = serde_json::json!({
+            "accountId": "123456789012", "apiId": "abc", "domainName": "abc.execute-api.ap-southeast-3.amazonaws.com",
+            "domainPrefix": "abc", "requestId": "r1", "routeKey": "$default", "stage": "$default",
+            "time": "04/Dec/2026:01:00:00 +0000", "timeEpoch": 1796346000000u64,
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "10.0.0.1", "userAgent": "t"}
+        });
+        if let Some(claims) = claims {
+            context["authorizer"] = serde_json::json!({"jwt": {"claims": claims, "scopes": null}});
+        }
+        serde_json::json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
+            "headers": headers, "requestContext": context, "body": body, "isBase64Encoded": false
+        })
+    }
+
+    /// A function whose only route echoes a JSON body for an authenticated caller.
+    fn echo_function() -> crate::Function {
+        use axum::routing::post;
+        let router = axum::Router::new().route(
+            "/v1/echo",
+            post(
+                |basoka_web::AuthCaller(_c): basoka_web::AuthCaller,
+                 basoka_web::JsonBody(v): basoka_web::JsonBody| async move {
+                    axum::Json(v)
+                },
+            ),
+        );
+        crate::Function::new("echo").with_http(api(router, None))
+    }
+
+    fn staff() -> serde_json::Value {
+        serde_json::json!({"sub": "kel-1", "custom:role": "kelurahan", "custom:kelurahan": "32.75.01.1001"})
+    }
+
+    async fn answer(event: serde_json::Value) -> (u16, serde_json::Value, serde_json::Value) {
+        let out = echo_function()
+            .handle(event, lambda_runtime::Context::default())
+            .await
+            .expect("an HTTP answer");
+        let body = serde_json::from_str(out["body"].as_str().unwrap_or("null"))
+            .unwrap_or(serde_json::Value::Null);
+        (
+            out["statusCode"].as_u64().unwrap() as u16,
+            out["headers"].clone(),
+            body,
+        )
+    }
+
+    #[tokio::test]
+    async fn on_lambda_a_wrong_method_is_405_and_a_body_not_json_is_415() {
+        let json = serde_json::json!({"content-type": "application/json"});
+        let (status, headers, body) =
+            answer(v2("GET", "/v1/echo", json.clone(), None, Some(staff()))).await;
+        assert_eq!(status, 405);
+        assert_eq!(headers["content-type"], "application/problem+json");
+        assert_eq!(body["code"], "METHOD_NOT_ALLOWED");
+        assert!(
+            headers["allow"].as_str().unwrap_or("").contains("POST"),
+            "{headers}"
+        );
+
+        let text = serde_json::json!({"content-type": "text/plain"});
+        let (status, _, body) = answer(v2(
+            "POST",
+            "/v1/echo",
+            text,
+            Some(r#"{"a":1}"#),
+            Some(staff()),
+        ))
+        .await;
+        assert_eq!(status, 415);
+        assert_eq!(body["code"], "UNSUPPORTED_MEDIA_TYPE");
+        let (status, _, body) = answer(v2(
+            "POST",
+            "/v1/echo",
+            serde_json::json!({}),
+            Some(r#"{"a":1}"#),
+            Some(staff()),
+        ))
+        .await;
+        assert_eq!(status, 415, "no content type: {body}");
+        let (status, _, body) = answer(v2(
+            "POST",
+            "/v1/echo",
+            json,
+            Some(r#"{"a":1}"#),
+            Some(staff()),
+        ))
+        .await;
+        assert_eq!((status, &body["a"]), (200, &serde_json::json!(1)));
+    }
+
+    #[tokio::test]
+    async fn on_lambda_a_401_has_a_bearer_challenge_and_one_language() {
+        let json = serde_json::json!({"content-type": "application/json"});
+        let (status, headers, body) =
+            answer(v2("POST", "/v1/echo", json.clone(), Some("{}"), None)).await;
+        assert_eq!(status, 401);
+        assert_eq!(body["code"], "UNAUTHENTICATED");
+        assert!(
+            headers["www-authenticate"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("Bearer"),
+            "{headers}"
+        );
+        let bad_role = serde_json::json!({"sub": "x", "custom:role": "superuser"});
+        let (status, _, body) =
+            answer(v2("POST", "/v1/echo", json, Some("{}"), Some(bad_role))).await;
+        assert_eq!(status, 401);
+        assert_eq!(
+            body["detail"],
+            "Isi token tidak sah: klaim `role` tidak sah."
+        );
     }
 
     #[test]

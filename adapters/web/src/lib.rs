@@ -6,7 +6,8 @@
 //! * [`AuthCaller`]: the verified caller, put into the request by an authentication layer
 //!   ([`local_auth`] verifies HS256 tokens for the local runner; on AWS the API Gateway
 //!   authorizer's claims are used instead);
-//! * [`JsonBody`]: a JSON body whose problems (not JSON, too large) are problem documents too;
+//! * [`JsonBody`]: a JSON body whose problems (not sent as JSON, not JSON, too large) are
+//!   problem documents too;
 //! * [`tokens`]: issuing and verifying the local HS256 tokens;
 //! * [`meta`]: the open routes (health, the OpenAPI document, the kelurahan list).
 
@@ -67,19 +68,65 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthCaller {
         if let Some(AuthFailure(why)) = parts.extensions.get::<AuthFailure>() {
             problem.detail = why.get(lang).to_string();
         }
-        Err(problem.into_response())
+        let mut res = problem.into_response();
+        res.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            www_authenticate(
+                parts
+                    .headers
+                    .contains_key(axum::http::header::AUTHORIZATION),
+            ),
+        );
+        Err(res)
     }
 }
 
-/// A JSON body, read up to [`BODY_LIMIT`]. Not JSON → 400 `MALFORMED_BODY`; too large → 413.
+/// The `WWW-Authenticate` challenge of a 401 (RFC 6750 §3): the bearer scheme, and
+/// `error="invalid_token"` when the request did carry credentials that were refused.
+pub fn www_authenticate(credentials_sent: bool) -> axum::http::HeaderValue {
+    axum::http::HeaderValue::from_static(if credentials_sent {
+        r#"Bearer realm="basoka", error="invalid_token""#
+    } else {
+        r#"Bearer realm="basoka""#
+    })
+}
+
+/// A JSON body, read up to [`BODY_LIMIT`]. Sent as another media type (or a body without a
+/// `Content-Type`) → 415 `UNSUPPORTED_MEDIA_TYPE`; not a JSON object → 400 `MALFORMED_BODY`;
+/// too large → 413.
 #[derive(Debug, Clone)]
 pub struct JsonBody(pub Value);
+
+/// Whether a `Content-Type` names JSON: `application/json` or `application/<x>+json`, with a
+/// `charset` parameter only if it is UTF-8 (JSON is UTF-8, RFC 8259).
+pub fn is_json_content_type(value: &str) -> bool {
+    let mut parts = value.split(';');
+    let mime = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+    let json = match mime.split_once('/') {
+        Some(("application", sub)) => sub == "json" || (sub.ends_with("+json") && sub.len() > 5),
+        _ => false,
+    };
+    json && parts.all(|param| match param.split_once('=') {
+        Some((name, v)) if name.trim().eq_ignore_ascii_case("charset") => {
+            let v = v.trim().trim_matches('"');
+            v.eq_ignore_ascii_case("utf-8") || v.eq_ignore_ascii_case("utf8")
+        }
+        _ => true,
+    })
+}
 
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let lang = lang_of(req.headers());
+        let content_type = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .map(|v| v.to_str().map(is_json_content_type).unwrap_or(false));
+        if content_type == Some(false) {
+            return Err(ApiError::new(AppError::UnsupportedMediaType, lang).into_response());
+        }
         let bytes = match axum::body::Bytes::from_request(req, state).await {
             Ok(b) => b,
             Err(rejection) => {
@@ -93,6 +140,10 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         };
         if bytes.len() > BODY_LIMIT {
             return Err(ApiError::new(AppError::PayloadTooLarge, lang).into_response());
+        }
+        if content_type.is_none() && !bytes.is_empty() {
+            // A body that does not say what it is: not taken for JSON.
+            return Err(ApiError::new(AppError::UnsupportedMediaType, lang).into_response());
         }
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(v) if v.is_object() => Ok(JsonBody(v)),
@@ -147,7 +198,155 @@ pub async fn not_found(headers: HeaderMap) -> Response {
     ApiError::new(AppError::NotFound, lang_of(&headers)).into_response()
 }
 
+/// Answers a known path asked with a method it does not have: a 405 problem document
+/// (`METHOD_NOT_ALLOWED`). The router adds the `Allow` header listing the path's methods.
+pub async fn method_not_allowed(headers: HeaderMap) -> Response {
+    ApiError::new(AppError::MethodNotAllowed, lang_of(&headers)).into_response()
+}
+
+/// Gives a router of every route the problem+json answers for what it does not route:
+/// unknown paths (404 `NOT_FOUND`) and known paths with another method (405
+/// `METHOD_NOT_ALLOWED`, with `Allow`). Call it once every route is in: the local runner and
+/// the Lambda entry points both do, so both answer the same.
+pub fn with_fallbacks(router: axum::Router) -> axum::Router {
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
 /// Answers `GET /v1/health`.
 pub async fn health() -> impl IntoResponse {
     axum::Json(serde_json::json!({"status": "ok", "service": "basoka"}))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn call(router: axum::Router, req: Request<Body>) -> (StatusCode, HeaderMap, Value) {
+        let res = router.oneshot(req).await.expect("infallible");
+        let (parts, body) = res.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.expect("body");
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (parts.status, parts.headers, json)
+    }
+
+    fn router() -> axum::Router {
+        with_fallbacks(axum::Router::new().route("/v1/things", get(|| async { "ok" })))
+    }
+
+    #[tokio::test]
+    async fn a_known_path_with_another_method_is_a_405_problem_with_allow() {
+        let req = Request::delete("/v1/things").body(Body::empty()).unwrap();
+        let (status, headers, json) = call(router(), req).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
+        assert_eq!(json["code"], "METHOD_NOT_ALLOWED");
+        let allow = headers[header::ALLOW].to_str().unwrap();
+        assert!(allow.contains("GET"), "{allow}");
+    }
+
+    #[test]
+    fn json_content_types() {
+        for ok in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/json;charset=\"UTF-8\"",
+            "application/merge-patch+json",
+            "application/problem+json; charset=utf8",
+        ] {
+            assert!(is_json_content_type(ok), "{ok}");
+        }
+        for bad in [
+            "text/plain",
+            "text/json",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/jsonx",
+            "application/+json",
+            "application/json; charset=latin1",
+            "",
+        ] {
+            assert!(!is_json_content_type(bad), "{bad}");
+        }
+    }
+
+    fn echo() -> axum::Router {
+        with_fallbacks(axum::Router::new().route(
+            "/v1/echo",
+            axum::routing::post(|JsonBody(v): JsonBody| async move { axum::Json(v) }),
+        ))
+    }
+
+    fn post(content_type: Option<&str>, body: &'static str) -> Request<Body> {
+        let mut b = Request::post("/v1/echo");
+        if let Some(ct) = content_type {
+            b = b.header(header::CONTENT_TYPE, ct);
+        }
+        b.body(Body::from(body)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_body_not_sent_as_json_is_a_415_problem() {
+        for ct in [
+            Some("text/plain"),
+            None,
+            Some("application/x-www-form-urlencoded"),
+        ] {
+            let (status, headers, json) = call(echo(), post(ct, r#"{"a":1}"#)).await;
+            assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct:?}");
+            assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
+            assert_eq!(json["code"], "UNSUPPORTED_MEDIA_TYPE", "{ct:?}");
+        }
+        for ct in ["application/json", "application/json; charset=UTF-8"] {
+            let (status, _, json) = call(echo(), post(Some(ct), r#"{"a":1}"#)).await;
+            assert_eq!(status, StatusCode::OK, "{ct}");
+            assert_eq!(json["a"], 1);
+        }
+        // No body at all is still a malformed body, whatever it was sent as.
+        let (status, _, json) = call(echo(), post(None, "")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(json["code"], "MALFORMED_BODY");
+    }
+
+    #[tokio::test]
+    async fn a_401_carries_a_bearer_challenge() {
+        let router = axum::Router::new().route(
+            "/v1/me",
+            get(|AuthCaller(c): AuthCaller| async move { c.sub }),
+        );
+        let req = Request::get("/v1/me").body(Body::empty()).unwrap();
+        let (status, headers, json) = call(router.clone(), req).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(json["code"], "UNAUTHENTICATED");
+        assert_eq!(
+            headers[header::WWW_AUTHENTICATE],
+            r#"Bearer realm="basoka""#
+        );
+        let req = Request::get("/v1/me")
+            .header(header::AUTHORIZATION, "Bearer nope")
+            .body(Body::empty())
+            .unwrap();
+        let (status, headers, _) = call(router, req).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            headers[header::WWW_AUTHENTICATE],
+            r#"Bearer realm="basoka", error="invalid_token""#
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_path_is_a_404_problem() {
+        let req = Request::get("/v1/nothing").body(Body::empty()).unwrap();
+        let (status, headers, json) = call(router(), req).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
+        assert_eq!(json["code"], "NOT_FOUND");
+    }
 }

@@ -76,10 +76,7 @@ impl TokenError {
                 "Rahasia penanda tangan token minimal 16 byte.",
                 "The token signing secret must be at least 16 bytes.",
             ),
-            TokenError::Claims(e) => Text::new(
-                format!("Isi token tidak sah: {e}."),
-                format!("The token's claims are not valid: {e}."),
-            ),
+            TokenError::Claims(e) => e.refusal(),
         }
     }
 }
@@ -188,5 +185,27 @@ mod tests {
             TokenError::Claims(_)
         ));
         assert_eq!(v.verify("not-a-token").unwrap_err(), TokenError::Malformed);
+    }
+
+    #[test]
+    fn a_claims_refusal_is_all_indonesian_or_all_english() {
+        let v = TokenVerifier::new(S).unwrap();
+        let err = v
+            .verify(&issue(S, &claims("superuser", None, 3600)).unwrap())
+            .unwrap_err();
+        let text = err.text();
+        assert_eq!(text.id, "Isi token tidak sah: klaim `role` tidak sah.");
+        assert_eq!(
+            text.en,
+            "The token's claims are not valid: claim `role` is not valid."
+        );
+        let missing = v
+            .verify(&issue(S, &claims("kelurahan", None, 3600)).unwrap())
+            .unwrap_err()
+            .text();
+        assert_eq!(
+            missing.id,
+            "Isi token tidak sah: klaim `kelurahan` tidak ada."
+        );
     }
 }

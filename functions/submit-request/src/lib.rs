@@ -39,7 +39,8 @@ pub struct AddressBody {
     rt: String,
     #[schema(example = "011")]
     rw: String,
-    /// Kemendagri code of the caller's own kelurahan.
+    /// The caller's own kelurahan: its Kemendagri code, or its name (case and spaces ignored,
+    /// e.g. "Bekasi Jaya"); answered as the code.
     #[schema(example = "32.75.01.1001")]
     kelurahan_code: String,
 }
@@ -102,7 +103,7 @@ pub struct CancelBody {
 pub struct ListQueryParams {
     /// Filter by status.
     status: Option<String>,
-    /// Filter by kelurahan (kelurahan staff: only their own).
+    /// Filter by kelurahan, by code or name (kelurahan staff: only their own).
     kelurahan_code: Option<String>,
     /// Page size, 1–100 (default 20).
     limit: Option<String>,

@@ -1,0 +1,186 @@
+//! The `basoka` command itself: the start-up banner's token commands work as printed (and give
+//! the users phone numbers, so that following the banner produces SMS), `token` refuses what
+//! the server would refuse and lists only its own flags, and `serve` on a port in use stops
+//! before it creates, seeds or delivers anything.
+
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::Duration;
+
+use basoka_tests::*;
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+fn basoka(args: &[&str]) -> CmdOutput {
+    let mut cmd = basoka_command();
+    cmd.args(args);
+    run_command(cmd, TIMEOUT, &format!("basoka {}", args.join(" ")))
+}
+
+#[tokio::test]
+async fn the_banner_token_commands_work_as_printed_and_bring_sms() {
+    let s = Server::start();
+    let out = s.stdout_text();
+    let lines: Vec<&str> = out
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.contains(" token --data-dir "))
+        .collect();
+    assert_eq!(lines.len(), 4, "one token command per role:\n{out}");
+    let exe = basoka_bin().canonicalize().unwrap();
+    let mut tokens = Vec::new();
+    for line in &lines {
+        // Started directly (not by cargo, not on PATH): the banner names this very binary.
+        assert!(
+            line.starts_with(&exe.display().to_string()),
+            "`{line}` should start with {}",
+            exe.display()
+        );
+        let run = run_command(
+            {
+                let mut c = Command::new("sh");
+                c.arg("-c").arg(line);
+                for var in ["BASOKA_JWT_SECRET", "BASOKA_DATA_DIR", "BASOKA_BACKEND"] {
+                    c.env_remove(var);
+                }
+                c
+            },
+            TIMEOUT,
+            line,
+        );
+        assert!(run.status.success(), "`{line}` failed: {}", run.stderr);
+        let token = run.stdout.trim().to_string();
+        assert_eq!(token.split('.').count(), 3, "`{line}` printed {token}");
+        tokens.push(token);
+    }
+    assert!(
+        lines[0].contains("--role kelurahan") && lines[0].contains("--phone "),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].contains("--role surveyor --sub surveyor-1 --phone "),
+        "{}",
+        lines[1]
+    );
+
+    // Following the banner: the surveyor is told of the assignment, the kelurahan staff of
+    // the decision, at the banner's numbers.
+    let (kel, surveyor, dinas) = (&tokens[0], &tokens[1], &tokens[2]);
+    let r = s.submit_ok(kel, &submit_body(KEL_A)).await;
+    let (id, code) = (r["id"].as_str().unwrap(), r["code"].as_str().unwrap());
+    let (st, v) = s
+        .post(
+            &format!("/v1/requests/{id}/survey-assignment"),
+            dinas,
+            &json!({"surveyor": "surveyor-1"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = s
+        .post(
+            &format!("/v1/requests/{id}/survey"),
+            surveyor,
+            &survey_body("reject"),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = s
+        .post(
+            &format!("/v1/requests/{id}/decision"),
+            dinas,
+            &reject_body(),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    s.wait_for_sms(
+        "SMS at the banner's numbers",
+        Duration::from_secs(30),
+        |all| {
+            ["+6281211110001", "+6281211110002"]
+                .iter()
+                .all(|to| all.iter().any(|m| &m.to == to && m.text.contains(code)))
+        },
+    )
+    .await;
+}
+
+#[test]
+fn token_refuses_a_blank_sub_or_name() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path().to_str().unwrap();
+    for (flag, value) in [("--sub", ""), ("--sub", "  "), ("--name", "   ")] {
+        let out = basoka(&["token", "--role", "dinas", flag, value, "--data-dir", d]);
+        assert_ne!(
+            out.code(),
+            0,
+            "{flag} {value:?} must be refused: {}",
+            out.stdout
+        );
+        assert!(
+            out.stdout.trim().is_empty(),
+            "no token printed: {}",
+            out.stdout
+        );
+        assert!(
+            out.stderr.contains(flag),
+            "the message names {flag}: {}",
+            out.stderr
+        );
+    }
+    let ok = basoka(&[
+        "token",
+        "--role",
+        "dinas",
+        "--sub",
+        " dinas-7 ",
+        "--data-dir",
+        d,
+    ]);
+    assert_eq!(ok.code(), 0, "{}", ok.stderr);
+}
+
+#[test]
+fn token_help_lists_only_the_flags_token_uses() {
+    let token = basoka(&["token", "--help"]);
+    assert_eq!(token.code(), 0);
+    for irrelevant in ["--create-table", "--sms-sender-id"] {
+        assert!(
+            !token.stdout.contains(irrelevant),
+            "{irrelevant}:\n{}",
+            token.stdout
+        );
+    }
+    let serve = basoka(&["serve", "--help"]);
+    for flag in ["--create-table", "--sms-sender-id", "--backend"] {
+        assert!(
+            serve.stdout.contains(flag),
+            "serve has {flag}:\n{}",
+            serve.stdout
+        );
+    }
+}
+
+#[test]
+fn serve_on_a_port_in_use_fails_before_touching_anything() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let root = TempDir::new().unwrap();
+    let dir = root.path().join("data");
+    let out = basoka(&[
+        "serve",
+        "--port",
+        &port,
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert_ne!(out.code(), 0, "{}", out.stdout);
+    assert!(out.stderr.contains("cannot listen"), "{}", out.stderr);
+    assert!(!out.stdout.contains("BASOKA listening"), "{}", out.stdout);
+    assert!(
+        !out.stderr.contains("First run"),
+        "nothing seeded: {}",
+        out.stderr
+    );
+    assert!(!dir.exists(), "no data folder created, no store opened");
+}
