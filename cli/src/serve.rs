@@ -28,7 +28,7 @@ use shared::events::Event;
 use shared::fulfilment::FulfilDeps;
 use shared::notify::{NotifyConfig, NotifyDeps};
 use shared::policy::Policy;
-use shared::ports::{Clock, Deps, Outbox, RandomIds, SystemClock};
+use shared::ports::{Clock, Deps, FrozenClock, Outbox, RandomIds, SystemClock};
 use shared::{AppError, Phone};
 use tokio::sync::watch;
 
@@ -121,6 +121,21 @@ struct Wired {
 
 type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
+/// The request functions' clock: the system's, unless `BASOKA_TEST_FROZEN_CLOCK` holds an
+/// RFC 3339 instant. That variable is a test seam, not a setting: the black-box tests use it
+/// to create requests with equal timestamps, whose list order then rests on the id alone.
+fn request_clock() -> Result<Arc<dyn Clock>, String> {
+    match std::env::var("BASOKA_TEST_FROZEN_CLOCK") {
+        Ok(at) if !at.trim().is_empty() => {
+            let at = chrono::DateTime::parse_from_rfc3339(at.trim())
+                .map_err(|e| format!("BASOKA_TEST_FROZEN_CLOCK is not an RFC 3339 time: {e}"))?;
+            tracing::warn!(at = %at, "BASOKA_TEST_FROZEN_CLOCK: the request clock is frozen (tests only)");
+            Ok(Arc::new(FrozenClock(at.with_timezone(&chrono::Utc))))
+        }
+        _ => Ok(Arc::new(SystemClock)),
+    }
+}
+
 /// The settings both backends share.
 struct Settings {
     policy: Policy,
@@ -131,7 +146,7 @@ fn wire_embedded(dir: &Path, settings: Settings) -> Result<Wired, String> {
     let store = EmbeddedStore::open(dir)
         .map_err(|e| format!("cannot open the store in {}: {e}", dir.display()))?;
     let shared_store = Arc::new(store.clone());
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let clock = request_clock()?;
     let deps = Arc::new(Deps {
         requests: shared_store.clone(),
         idempotency: shared_store.clone(),

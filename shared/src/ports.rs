@@ -173,6 +173,17 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock that always says the same instant: for tests that need equal timestamps (the
+/// list order's tie-break by id).
+#[derive(Debug, Clone, Copy)]
+pub struct FrozenClock(pub DateTime<Utc>);
+
+impl Clock for FrozenClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
 /// New identifiers. Injected so tests can fix them.
 pub trait Ids: Send + Sync {
     fn request_id(&self) -> RequestId;

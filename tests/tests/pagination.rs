@@ -1,8 +1,10 @@
 //! Listing requests: newest first, pages joined by `next_cursor` that neither skip nor repeat
 //! a request, and bad query parameters refused with the parameter named.
 //!
-//! (Equal `created_at` timestamps are covered by the store conformance suite in
-//! adapters/conformance; over HTTP the timestamps mostly differ.)
+//! Equal `created_at` timestamps (requests submitted in the same instant) are ordered by id;
+//! the server's request clock is frozen for that test (`BASOKA_TEST_FROZEN_CLOCK`), so every
+//! request carries the same timestamp and paging rests on the id alone. The store conformance
+//! suite checks the same on both adapters.
 
 use std::collections::HashSet;
 
@@ -69,6 +71,60 @@ async fn fifty_five_requests_come_back_in_three_pages_newest_first() {
     let (st, page) = s.get("/v1/requests", &kel).await;
     assert_eq!(st, 200);
     assert_eq!(page["items"].as_array().map(Vec::len), Some(20));
+}
+
+#[tokio::test]
+async fn fifty_five_requests_with_equal_timestamps_page_without_loss_or_repeat() {
+    const AT: &str = "2026-12-04T03:00:00Z";
+    let s = Server::start_with(ServeOptions::new().env("BASOKA_TEST_FROZEN_CLOCK", AT));
+    let kel = s.kelurahan_token(KEL_A);
+    let mut submitted = HashSet::new();
+    for _ in 0..55 {
+        let r = s.submit_ok(&kel, &submit_body(KEL_A)).await;
+        assert_eq!(
+            utc_key(&r["created_at"]),
+            utc_key(&json!(AT)),
+            "the frozen time"
+        );
+        submitted.insert(r["id"].as_str().expect("id").to_string());
+    }
+    assert_eq!(submitted.len(), 55);
+
+    let mut listed = Vec::new();
+    let mut sizes = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = "/v1/requests?limit=20".to_string();
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={}", encode_query(c)));
+        }
+        let (st, page) = s.get(&path, &kel).await;
+        assert_eq!(st, 200, "{path}: {page}");
+        let items = page["items"].as_array().expect("items");
+        sizes.push(items.len());
+        listed.extend(
+            items
+                .iter()
+                .map(|r| r["id"].as_str().expect("id").to_string()),
+        );
+        match page.get("next_cursor").and_then(Value::as_str) {
+            Some(c) => {
+                assert!(sizes.len() < 10, "the cursor never ends");
+                cursor = Some(c.to_string());
+            }
+            None => break,
+        }
+    }
+    assert_eq!(sizes, vec![20, 20, 15]);
+    let distinct: HashSet<String> = listed.iter().cloned().collect();
+    assert_eq!(distinct.len(), 55, "55 distinct ids, none repeated");
+    assert_eq!(distinct, submitted, "every request listed");
+    let mut by_id = listed.clone();
+    by_id.sort_by(|a, b| b.cmp(a));
+    assert_eq!(
+        listed, by_id,
+        "equal times: by id, descending, across pages"
+    );
 }
 
 #[tokio::test]
