@@ -10,8 +10,9 @@
 //!
 //! With `--backend aws` the stores and the SMS sender are the Lambda functions' own adapters
 //! (`basoka_aws`), and each event reaches `allocate-stock` and `notify` through their Lambda
-//! entry points, as the SQS message their queue would deliver: what runs on AWS, minus API
-//! Gateway, the stream pipe and the queues, which an emulator such as moto does not run.
+//! entry points, as the SQS message their queue would deliver (the outbox item's stream
+//! record): what runs on AWS, minus API Gateway, the stream pipe and the queues, which an
+//! emulator such as moto does not run.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -208,13 +209,16 @@ fn wire_embedded(dir: &Path, settings: Settings) -> Result<Wired, String> {
 }
 
 /// A consumer on AWS: the Lambda function's own entry point, handed the event as the SQS
-/// message its queue would deliver.
-fn lambda_consumer(function: basoka_lambda::Function) -> Handler {
+/// message its queue would deliver there: the outbox insert's stream record, which the pipe
+/// publishes as it is and the topic delivers raw (`basoka_aws::stream`).
+fn lambda_consumer(function: basoka_lambda::Function, table: String) -> Handler {
     let function = Arc::new(function);
     Arc::new(move |event: Event| {
         let function = function.clone();
+        let table = table.clone();
         Box::pin(async move {
-            let body = serde_json::to_string(&event)
+            let body = basoka_aws::outbox_insert_record(&event, &table)
+                .map(|record| record.to_string())
                 .map_err(|e| AppError::Unavailable(format!("cannot encode the event: {e}")))?;
             // One message per event: the event id serves as the message id.
             let batch = basoka_lambda::queue::sqs_batch(
@@ -251,9 +255,10 @@ async fn wire_aws(
     let adapters = crate::backend::connect(config, backend.create_table).await?;
     let deps = Arc::new(adapters.request_deps(settings.policy));
     let fulfil = Arc::new(adapters.fulfil_deps());
-    let allocate = lambda_consumer(allocate_stock::lambda::function(&adapters));
+    let table = adapters.store.table().to_string();
+    let allocate = lambda_consumer(allocate_stock::lambda::function(&adapters), table.clone());
     let notify_fn = Arc::new(notify::lambda::function(&adapters, settings.notify));
-    let notify = lambda_consumer((*notify_fn).clone());
+    let notify = lambda_consumer((*notify_fn).clone(), table);
     let retry_fn = notify_fn.clone();
     Ok(Wired {
         deps,

@@ -13,8 +13,9 @@
 //!   of the ports the function declares (`<function>::lambda::PORTS`; `lambda_events.rs` runs
 //!   the handlers with a call recorder and fails on any call outside them); SQS actions only
 //!   for a function's own queue; no wildcard action; only `notify` may send SMS;
-//! * event transport: the pipe's filter and input template are `basoka_aws::stream`'s, the
-//!   `allocate-stock` subscription filter is `CONSUMED_EVENTS`, every consumer queue has a
+//! * event transport: the pipe's filter is `basoka_aws::stream`'s and it has no input
+//!   template, the `allocate-stock` subscription filter is `subscription_filter_policy` of
+//!   `CONSUMED_EVENTS` (nested in the stream record), every consumer queue has a
 //!   dead-letter queue and reports partial batch failures, a queue is mapped to exactly the
 //!   functions that have SQS fixtures in `events/` (which `lambda_events.rs` feeds them);
 //! * the table is `basoka_aws::table::cloudformation_properties()`;
@@ -401,7 +402,7 @@ fn the_event_transport_is_stream_pipe_topic_and_one_queue_per_consumer() {
     let t = template();
     let r = resources(&t);
 
-    // Table stream → pipe (outbox inserts only, the event JSON as it is) → events topic.
+    // Table stream → pipe (outbox inserts only, each record as it is) → events topic.
     let pipe = &r["OutboxPipe"]["Properties"];
     assert_eq!(pipe["Source"], json!({"!GetAtt": "Table.StreamArn"}));
     assert_eq!(pipe["Target"], json!({"!Ref": "EventsTopic"}));
@@ -414,11 +415,15 @@ fn the_event_transport_is_stream_pipe_topic_and_one_queue_per_consumer() {
     let code_pattern: Value =
         serde_json::from_str(basoka_aws::stream::PIPE_FILTER_PATTERN).expect("JSON");
     assert_eq!(pattern, code_pattern);
-    assert_eq!(
-        pipe["TargetParameters"]["InputTemplate"],
-        basoka_aws::stream::PIPE_INPUT_TEMPLATE
+    // No input template: the pipe publishes each record as it is (adapters/aws/src/stream.rs
+    // says why), and the consumers unwrap it.
+    assert!(
+        pipe["TargetParameters"]["InputTemplate"].is_null()
+            && pipe["TargetParameters"]["InputTransformation"].is_null(),
+        "the pipe must not rewrite the records: {}",
+        pipe["TargetParameters"]
     );
-    // The filter and the template, applied to the stream fixture, give a consumer's event.
+    // The filter, applied to the stream fixture, publishes the record a consumer unwraps.
     let record: Value = serde_json::from_str(
         &std::fs::read_to_string(root().join("events/stream/outbox-insert.json")).unwrap(),
     )
@@ -427,7 +432,13 @@ fn the_event_transport_is_stream_pipe_topic_and_one_queue_per_consumer() {
     let body = basoka_aws::stream_record_to_message(&record)
         .unwrap()
         .unwrap();
-    assert_eq!(body, record["dynamodb"]["NewImage"]["event"]["S"]);
+    let event = basoka_aws::outbox_event(&serde_json::from_str(&body).unwrap()).unwrap();
+    assert_eq!(
+        serde_json::to_string(&event).unwrap(),
+        record["dynamodb"]["NewImage"]["event"]["S"]
+            .as_str()
+            .unwrap()
+    );
 
     // Queue mappings: exactly the functions with queue fixtures, partial batch failures.
     let mappings = queue_mappings(&t);
@@ -485,18 +496,21 @@ fn the_event_transport_is_stream_pipe_topic_and_one_queue_per_consumer() {
         assert_eq!(p["Protocol"], "sqs", "{id}");
         assert_eq!(
             p["RawMessageDelivery"], true,
-            "{id}: the body is the event JSON"
+            "{id}: the body is the stream record, not an SNS envelope"
         );
         match *binary {
             "allocate-stock" => {
                 assert_eq!(p["FilterPolicyScope"], "MessageBody", "{id}");
-                let types: BTreeSet<String> =
-                    strings(&p["FilterPolicy"]["type"]).into_iter().collect();
-                let consumed: BTreeSet<String> = shared::fulfilment::CONSUMED_EVENTS
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect();
-                assert_eq!(types, consumed, "{id}");
+                // The whole policy: an extra key (which every message must then match) or a
+                // missing event type is drift.
+                assert_eq!(
+                    p["FilterPolicy"],
+                    basoka_aws::stream::subscription_filter_policy(
+                        &shared::fulfilment::CONSUMED_EVENTS
+                    ),
+                    "{id}"
+                );
+                assert_fixtures_pass_the_filter(&p["FilterPolicy"]);
             }
             "notify" => assert!(p["FilterPolicy"].is_null(), "{id}: notify gets every event"),
             other => panic!("{other} has a queue but no rule here"),
@@ -524,6 +538,43 @@ fn the_event_transport_is_stream_pipe_topic_and_one_queue_per_consumer() {
     )
     .unwrap();
     assert_eq!(input, fixture);
+}
+
+/// The SQS fixtures are what arrives on AWS: every allocate-stock fixture that carries an
+/// event passes its subscription's filter, and notify's fixtures of the other event types do
+/// not (allocate-stock never sees them).
+fn assert_fixtures_pass_the_filter(policy: &Value) {
+    use basoka_aws::stream::filter_policy_accepts;
+    let consumed = shared::fulfilment::CONSUMED_EVENTS;
+    for (dir, must_pass) in [("allocate-stock", true), ("notify", false)] {
+        for f in std::fs::read_dir(root().join("events").join(dir)).unwrap() {
+            let path = f.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if !name.starts_with("sqs-") {
+                continue;
+            }
+            let fixture: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            for m in fixture["Records"].as_array().unwrap() {
+                let body: Value = serde_json::from_str(m["body"].as_str().unwrap()).unwrap();
+                let Ok(event) = basoka_aws::outbox_event(&body) else {
+                    // The bad messages of a batch, and bare-event fixtures, are no records.
+                    continue;
+                };
+                let passes = filter_policy_accepts(policy, &body);
+                if must_pass {
+                    assert!(passes, "{name}: allocate-stock's filter drops it");
+                } else {
+                    assert_eq!(
+                        passes,
+                        consumed.contains(&event.type_name()),
+                        "{name}: {}",
+                        event.type_name()
+                    );
+                }
+            }
+        }
+    }
 }
 
 #[test]

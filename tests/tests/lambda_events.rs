@@ -447,12 +447,19 @@ async fn every_fixture_through_the_real_lambda_handlers() {
             .await
             .is_empty()
     );
-    // One bad message fails alone; the good ones around it are handled.
+    // Bad messages fail alone (JSON that is no event; the stream record of an item that is
+    // not an outbox insert); the good ones around them are handled.
     let failed = s
         .sqs(&s.stock, "allocate-stock/sqs-batch-with-bad-message.json")
         .await;
     let batch = s.load("allocate-stock/sqs-batch-with-bad-message.json");
-    assert_eq!(failed, [batch["Records"][1]["messageId"].as_str().unwrap()]);
+    assert_eq!(
+        failed,
+        [
+            batch["Records"][1]["messageId"].as_str().unwrap(),
+            batch["Records"][3]["messageId"].as_str().unwrap()
+        ]
+    );
 
     // ---- notify: every event kind, each twice; SMS once per (event, recipient) ----
     let kinds = [
@@ -501,6 +508,19 @@ async fn every_fixture_through_the_real_lambda_handlers() {
             "no NIK or name: {m}"
         );
     }
+    // A bare event body (a hand re-publish, a local invocation) is the same event: handled,
+    // and no SMS is sent twice.
+    let low_before = testkit::sms_to("+6281100000002").await.len();
+    assert!(
+        s.sqs(&s.notify, "notify/sqs-bare-event.json")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        testkit::sms_to("+6281100000002").await.len(),
+        low_before,
+        "the bare StockLow is the stream record's event: already told"
+    );
     let retried = s
         .invoke(&s.notify, s.load("notify/schedule-retry-failed-sms.json"))
         .await;
@@ -521,6 +541,65 @@ async fn every_fixture_through_the_real_lambda_handlers() {
     let a = s.http(&s.submit, "submit-request/post-cancel.json").await;
     expect(&a, 200, "cancel");
     assert_eq!(a.json["status"], "cancelled");
+
+    // ---- re-publishing from the outbox (docs/deploy.md, section 9) ----
+    // `aws dynamodb query` of the outbox items (projection SK, entity, event_type, event),
+    // each wrapped by the documented jq as {eventName, eventSource, dynamodb: {NewImage}}:
+    // allocate-stock's filter passes exactly its event types, and the consumers handle them.
+    {
+        let (a, _) = adapters(&s.table).await;
+        let out = a
+            .store
+            .client()
+            .query()
+            .table_name(&s.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(
+                ":pk",
+                aws_sdk_dynamodb::types::AttributeValue::S("OUTBOX#NEW".into()),
+            )
+            .projection_expression("SK, #e, #t, #v")
+            .expression_attribute_names("#e", "entity")
+            .expression_attribute_names("#t", "event_type")
+            .expression_attribute_names("#v", "event")
+            .send()
+            .await
+            .expect("query the outbox");
+        let filter =
+            basoka_aws::stream::subscription_filter_policy(&shared::fulfilment::CONSUMED_EVENTS);
+        let mut approvals = Vec::new();
+        for item in out.items() {
+            let record = json!({
+                "eventName": "INSERT",
+                "eventSource": "aws:dynamodb",
+                "dynamodb": {"NewImage": basoka_aws::stream::item_json(item)}
+            });
+            let body = record.to_string();
+            let event = basoka_lambda::queue::event_of(&body).expect("a consumer reads it");
+            let consumed = shared::fulfilment::CONSUMED_EVENTS.contains(&event.type_name());
+            assert_eq!(
+                basoka_aws::stream::filter_policy_accepts(&filter, &record),
+                consumed,
+                "{}",
+                event.type_name()
+            );
+            if event.type_name() == "RequestApproved" {
+                approvals.push(body);
+            }
+        }
+        assert!(!approvals.is_empty(), "the outbox holds the approval");
+        let ids: Vec<String> = (0..approvals.len())
+            .map(|i| format!("republished-{i}"))
+            .collect();
+        let batch = basoka_lambda::queue::sqs_batch(
+            "allocate-stock",
+            ids.iter()
+                .map(String::as_str)
+                .zip(approvals.iter().map(String::as_str)),
+        );
+        let answer = s.invoke(&s.stock, batch).await;
+        assert!(failed_ids(&answer).is_empty(), "{answer}");
+    }
 
     // ---- each function called only what its IAM policy allows ----
     for under in [&s.submit, &s.survey, &s.stock, &s.notify] {
@@ -562,17 +641,26 @@ async fn every_fixture_through_the_real_lambda_handlers() {
 }
 
 /// The stream side of the transport: the table's real stream on moto, as the pipe reads it.
-/// Every outbox insert becomes the event JSON the state change stored; the pipe's filter drops
-/// everything else; and those message bodies, as SQS messages, are what the consumers handle.
+/// The pipe publishes every outbox insert record as it is and drops everything else; the
+/// record, as the SQS body the topic delivers raw, is what the consumers handle; and
+/// `allocate-stock`'s subscription filter reads the record's nested event type.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbox_stream_records_become_the_messages_consumers_receive() {
-    // The committed stream fixture: its event is the notify fixture's body, byte for byte.
+    // The committed stream fixture is what notify's StockLow fixture carries.
     let record: Value = read_json(&events_dir().join("stream/outbox-insert.json"));
-    let body = basoka_aws::stream_record_to_message(&record)
+    let message = basoka_aws::stream_record_to_message(&record)
         .expect("an outbox insert")
         .expect("kept by the pipe filter");
     let sqs: Value = read_json(&events_dir().join("notify/sqs-stock-low.json"));
-    assert_eq!(sqs["Records"][0]["body"].as_str(), Some(body.as_str()));
+    let body: Value = serde_json::from_str(sqs["Records"][0]["body"].as_str().unwrap()).unwrap();
+    let published: Value = serde_json::from_str(&message).unwrap();
+    assert_eq!(body, published, "the SQS body is the stream record");
+    let allocate_filter =
+        basoka_aws::stream::subscription_filter_policy(&shared::fulfilment::CONSUMED_EVENTS);
+    assert!(
+        !basoka_aws::stream::filter_policy_accepts(&allocate_filter, &published),
+        "StockLow is notify's only"
+    );
 
     // The real stream: a submission writes request, history, guards… and one outbox item.
     let rig = Rig::new().await;
@@ -594,15 +682,20 @@ async fn outbox_stream_records_become_the_messages_consumers_receive() {
         1,
         "one event per state change: {messages:?}"
     );
-    let event: Value = serde_json::from_str(&messages[0]).unwrap();
-    assert_eq!(event["type"], "RequestSubmitted");
-    assert_eq!(event["request"]["code"], code.as_str());
+    let published: Value = serde_json::from_str(&messages[0]).unwrap();
+    let event = basoka_aws::outbox_event(&published).expect("the record carries the event");
+    assert_eq!(event.type_name(), "RequestSubmitted");
+    assert_eq!(event.request.as_ref().unwrap().code.as_str(), code.as_str());
     assert!(
         !messages[0].contains(HEAD_NIK),
         "events carry the NIK masked"
     );
+    assert!(
+        !basoka_aws::stream::filter_policy_accepts(&allocate_filter, &published),
+        "allocate-stock does not get submissions"
+    );
 
-    // Handed to notify as its queue would: the Dinas duty number is told.
+    // Handed to notify as its queue would (the record, raw): the Dinas duty number is told.
     let batch = basoka_lambda::queue::sqs_batch("notify", [("m-1", messages[0].as_str())]);
     let out = rig.invoke(&rig.notify, batch).await;
     assert!(failed_ids(&out).is_empty(), "{out}");

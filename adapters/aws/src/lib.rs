@@ -1,7 +1,7 @@
 //! The AWS adapter: every store port of [`shared`] over **one DynamoDB table**
-//! ([`DynamoStore`]), SMS through **SNS** ([`SnsSms`]), and the step that turns an outbox
-//! item's **stream record** into the message the consumers receive
-//! ([`stream_record_to_message`]). The same conformance suite as the embedded adapter runs
+//! ([`DynamoStore`]), SMS through **SNS** ([`SnsSms`]), and the event transport's steps:
+//! which **stream records** the pipe publishes ([`stream_record_to_message`]) and the event a
+//! consumer takes out of one ([`outbox_event`]). The same conformance suite as the embedded adapter runs
 //! against it on moto (`tests/conformance.rs`). The full design, with one row per access
 //! pattern, is `docs/dynamodb.md`; this is its summary.
 //!
@@ -108,5 +108,8 @@ pub use config::{AwsAdapters, AwsConfig, ConfigError};
 pub use keys::KeyHasher;
 pub use sns::SnsSms;
 pub use store::DynamoStore;
-pub use stream::{StreamError, event_record_to_message, stream_record_to_message};
+pub use stream::{
+    StreamError, event_record_to_message, outbox_event, outbox_insert_record,
+    stream_record_to_message,
+};
 pub use table::{cloudformation_properties, create_table_if_missing};

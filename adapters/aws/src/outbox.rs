@@ -7,8 +7,9 @@
 //! `entity = "outbox"`, `event_type` and `event` (the event JSON, byte for byte what
 //! `serde_json::to_string(&Event)` gives). The table stream (`NEW_IMAGE`) shows each as an
 //! `INSERT`; the pipe keeps exactly those (`eventName = INSERT`, `NewImage.entity.S =
-//! "outbox"`) and forwards `NewImage.event.S` to the SNS topic, which fans out to one SQS
-//! queue per consumer (see [`crate::stream`]). Items carry a `ttl`
+//! "outbox"`) and publishes each such stream record, as it is, to the SNS topic, which fans
+//! out to one SQS queue per consumer; the consumers take the event out of the record's
+//! `NewImage.event.S` (see [`crate::stream`]). Items carry a `ttl`
 //! (`BASOKA_OUTBOX_TTL_DAYS`), so on AWS, where nothing else reads them, they disappear.
 //!
 //! # The `Outbox` port: positions without a racing counter
@@ -48,8 +49,10 @@ use crate::keys::{
 use crate::store::{DynamoStore, Query, sdk_error};
 use crate::tx::{Action, Failure, Why, back_off};
 
-/// The attribute holding the event JSON (what the pipe forwards).
+/// The attribute holding the event JSON (what the consumers unwrap from the stream record).
 pub const EVENT_ATTRIBUTE: &str = "event";
+/// The attribute holding the event's type (what `allocate-stock`'s subscription filter reads).
+pub const EVENT_TYPE_ATTRIBUTE: &str = "event_type";
 /// The `entity` of outbox items (what the pipe filter matches).
 pub const OUTBOX_ENTITY: &str = "outbox";
 /// Events sequenced per transaction (two actions each, plus the counter).
@@ -57,15 +60,22 @@ const SEQUENCE_BATCH: usize = 25;
 /// Rounds a sequencer waits for a competing sequencer before giving up.
 const SEQUENCE_RETRIES: u32 = 30;
 
-/// The put of one event into the outbox, for the transaction of its state change.
-pub(crate) fn outbox_action(store: &DynamoStore, event: &Event) -> Result<Action, StoreError> {
+/// The outbox item of one event (without its `ttl`): what the stream shows as the record's
+/// `NewImage` and what [`crate::stream::outbox_insert_record`] wraps for the local runner.
+pub fn outbox_item(event: &Event) -> Result<Item, StoreError> {
     let mut i = item(OUTBOX_NEW_PK, event.id.as_str(), OUTBOX_ENTITY);
     i.insert(EVENT_ATTRIBUTE.into(), s(to_json("event", event)?));
-    i.insert("event_type".into(), s(event.type_name()));
+    i.insert(EVENT_TYPE_ATTRIBUTE.into(), s(event.type_name()));
     i.insert("event_id".into(), s(event.id.as_str()));
     if let Some(id) = event.request_id() {
         i.insert("request_id".into(), s(id.as_str()));
     }
+    Ok(i)
+}
+
+/// The put of one event into the outbox, for the transaction of its state change.
+pub(crate) fn outbox_action(store: &DynamoStore, event: &Event) -> Result<Action, StoreError> {
+    let mut i = outbox_item(event)?;
     if let Some(ttl) = store.inner.outbox_ttl {
         let expires = Utc::now().timestamp() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
         i.insert(crate::table::TTL_ATTRIBUTE.into(), n(expires));

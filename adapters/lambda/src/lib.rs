@@ -9,8 +9,9 @@
 //!   for the function's axum router, with the caller taken from the JWT authorizer's verified
 //!   claims and any stage prefix taken off the path ([`http`]); the answer goes back as the
 //!   v2 response, problem+json for every error the router produces.
-//! * **SQS** (the function's queue, fed by the events topic): each message body is one
-//!   domain event; failures are reported per message (`batchItemFailures`) ([`queue`]).
+//! * **SQS** (the function's queue, fed by the events topic): each message body carries one
+//!   domain event (on AWS the outbox insert's stream record); failures are reported per
+//!   message (`batchItemFailures`) ([`queue`]).
 //! * **A scheduled task**: `{"basoka": "<task>"}` from an EventBridge schedule (notify's
 //!   retry of failed SMS).
 //!
