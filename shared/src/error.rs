@@ -47,6 +47,10 @@ pub enum AppError {
     },
     #[error("item in use")]
     ItemInUse,
+    /// A write larger than the store applies at once (`StoreError::TooLarge`): not worth
+    /// retrying, unlike [`AppError::Unavailable`].
+    #[error("write too large: {0}")]
+    TooLarge(String),
     #[error("store unavailable: {0}")]
     Unavailable(String),
 }
@@ -70,6 +74,7 @@ impl From<StoreError> for AppError {
             StoreError::VersionConflict => AppError::ConcurrentModification,
             StoreError::InvalidCursor => AppError::Validation(vec![cursor_invalid()]),
             StoreError::IdempotencyKeyTaken => AppError::IdempotencyKeyReused,
+            e @ StoreError::TooLarge { .. } => AppError::TooLarge(e.to_string()),
             other => AppError::Unavailable(other.to_string()),
         }
     }
@@ -91,7 +96,7 @@ impl AppError {
             AppError::MethodNotAllowed => 405,
             AppError::PayloadTooLarge => 413,
             AppError::UnsupportedMediaType => 415,
-            AppError::IdempotencyKeyReused => 422,
+            AppError::IdempotencyKeyReused | AppError::TooLarge(_) => 422,
             AppError::Unavailable(_) => 503,
         }
     }
@@ -114,6 +119,7 @@ impl AppError {
             AppError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             AppError::InsufficientStock { .. } => "INSUFFICIENT_STOCK",
             AppError::ItemInUse => "ITEM_IN_USE",
+            AppError::TooLarge(_) => "WRITE_TOO_LARGE",
             AppError::Unavailable(_) => "SERVICE_UNAVAILABLE",
         }
     }
@@ -157,6 +163,7 @@ impl AppError {
                 "Jenis isi permintaan tidak didukung",
                 "Unsupported media type",
             ),
+            AppError::TooLarge(_) => Text::fixed("Perubahan terlalu besar", "Write too large"),
             AppError::Unavailable(_) => {
                 Text::fixed("Layanan sedang tidak tersedia", "Service unavailable")
             }
@@ -246,6 +253,10 @@ impl AppError {
             AppError::ItemInUse => Text::fixed(
                 "Barang ini dipakai oleh paket atau riwayat stok sehingga tidak bisa dihapus; pensiunkan (retire) saja.",
                 "This item is used by a package or by stock history and cannot be deleted; retire it instead.",
+            ),
+            AppError::TooLarge(_) => Text::fixed(
+                "Perubahan ini terlalu besar untuk disimpan sekaligus dan tidak disimpan; mengulang tidak akan berhasil. Bagi menjadi beberapa perubahan yang lebih kecil.",
+                "This change is too large to be stored at once and was not stored; retrying will not help. Split it into smaller changes.",
             ),
             AppError::Unavailable(_) => Text::fixed(
                 "Penyimpanan data sedang bermasalah; coba lagi sebentar lagi.",

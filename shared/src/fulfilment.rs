@@ -437,15 +437,21 @@ fn read_lines(i: &mut Input<'_>, body: &Value, items: &[Item], rules: LineRules)
         );
         return Vec::new();
     };
-    if arr.is_empty() || arr.len() > 200 {
+    if arr.is_empty() {
         i.push(
             Invalid::new(
                 "LINES_REQUIRED",
-                "Isi 1 sampai 200 baris barang (lines).",
-                "Give 1 to 200 item lines (lines).",
+                "Isi minimal satu baris barang (lines).",
+                "Give at least one item line (lines).",
             )
             .at("lines"),
         );
+    }
+    // Every stock write must fit one transaction of the most restrictive store
+    // (stock::MAX_LINES says why 25).
+    if arr.len() > stock::MAX_LINES {
+        i.push(stock::too_many_lines().at("lines"));
+        return Vec::new();
     }
     let mut out = Vec::new();
     for (n, _) in arr.iter().enumerate() {
@@ -805,6 +811,30 @@ pub async fn adjust(
                             &b.lot_id,
                         ))
                 });
+                // One adjustment touches at most MAX_LOTS_PER_WRITE lots (stock::MAX_LINES
+                // says why): beyond, it is refused, naming what one adjustment can remove.
+                let reachable = takeable
+                    .iter()
+                    .take(stock::MAX_LOTS_PER_WRITE)
+                    .fold(0u64, |acc, l| acc.saturating_add(l.available()));
+                if wanted > reachable {
+                    return Err(AppError::Validation(vec![FieldError::new(
+                        "delta",
+                        "TOO_MANY_LOTS",
+                        Text::new(
+                            format!(
+                                "Stok {} tersebar di banyak lot; satu penyesuaian paling banyak menyentuh {} lot, yaitu mengurangi paling banyak {reachable}. Kurangi bertahap.",
+                                sku.as_str(),
+                                stock::MAX_LOTS_PER_WRITE
+                            ),
+                            format!(
+                                "Stock of {} is spread over many lots; one adjustment touches at most {} lots, that is removes at most {reachable}. Remove it in steps.",
+                                sku.as_str(),
+                                stock::MAX_LOTS_PER_WRITE
+                            ),
+                        ),
+                    )]));
+                }
                 let mut left = wanted;
                 for lot in takeable {
                     if left == 0 {
@@ -1033,18 +1063,35 @@ pub async fn allocate(deps: &FulfilDeps, id: &RequestId) -> Result<AllocationOut
                 }
             }
             Err(short) => {
+                let spread: Vec<&str> = short
+                    .iter()
+                    .filter(|s| s.spread)
+                    .map(|s| s.sku.as_str())
+                    .collect();
+                if !spread.is_empty() {
+                    tracing::warn!(
+                        request_id = %request.id.as_str(),
+                        skus = ?spread,
+                        max_lots = stock::MAX_LOTS_PER_WRITE,
+                        "stock is spread over more lots than one allocation may touch; the request waits"
+                    );
+                }
                 if request.status == Status::Waitlisted {
                     return Ok(AllocationOutcome::Waitlisted);
                 }
+                let reason = if spread.is_empty() {
+                    "stok gudang kurang".to_string()
+                } else {
+                    format!(
+                        "stok {} tersebar di lebih dari {} lot; satu alokasi paling banyak {} lot",
+                        spread.join(", "),
+                        stock::MAX_LOTS_PER_WRITE,
+                        stock::MAX_LOTS_PER_WRITE
+                    )
+                };
                 let event_id = deps.ids.event_id();
                 let entry = request
-                    .transition(
-                        Action::Waitlist,
-                        &actor,
-                        Some("stok gudang kurang".into()),
-                        now,
-                        &event_id,
-                    )
+                    .transition(Action::Waitlist, &actor, Some(reason), now, &event_id)
                     .map_err(|_| AppError::ConcurrentModification)?;
                 let event = Event {
                     id: event_id,
@@ -1105,8 +1152,15 @@ pub async fn allocate_waitlisted(deps: &FulfilDeps) -> Result<usize, AppError> {
     });
     let mut allocated = 0;
     for r in waiting {
-        if allocate(deps, &r.id).await? == AllocationOutcome::Allocated {
-            allocated += 1;
+        match allocate(deps, &r.id).await {
+            Ok(AllocationOutcome::Allocated) => allocated += 1,
+            Ok(_) => {}
+            // A write that no retry can make fit (data from before the stock limits) must not
+            // keep the requests behind it waiting, nor fail the event for ever: logged, skipped.
+            Err(e @ AppError::TooLarge(_)) => {
+                tracing::error!(request_id = %r.id.as_str(), error = %e, "waitlisted request cannot be allocated in one write; skipped");
+            }
+            Err(e) => return Err(e),
         }
     }
     Ok(allocated)

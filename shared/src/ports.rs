@@ -42,6 +42,12 @@ pub enum StoreError {
     /// The record is still used by others (an item by a package or the ledger).
     #[error("still in use")]
     InUse,
+    /// The write is larger than the store can apply all or nothing (DynamoDB: more than 100
+    /// items in one transaction). Nothing was written, and trying again cannot help: the
+    /// domain's limits (`stock::MAX_LINES`, `stock::MAX_LOTS_PER_WRITE`) keep sound writes far
+    /// below it, so this is a bug or data written before those limits.
+    #[error("the write needs {items} items, more than the {limit} one transaction holds")]
+    TooLarge { items: usize, limit: usize },
     /// The store could not be reached or failed.
     #[error("store unavailable: {0}")]
     Unavailable(String),

@@ -21,6 +21,42 @@ pub const DEFAULT_WAREHOUSE_NAME: &str = "Gudang Dinsos Kota Bekasi";
 /// The package Kota Bekasi really used in 2020.
 pub const DEFAULT_PACKAGE: &str = "PAKET-SEMBAKO";
 
+/// The most lines a stock receipt or a package may have.
+///
+/// With [`MAX_LOTS_PER_WRITE`], this bounds every stock write so that it fits, all or
+/// nothing, in every store: the most restrictive is DynamoDB, whose `TransactWriteItems` holds
+/// at most 100 items (the AWS adapter writes one item per idempotency record, request,
+/// history entry, household guard or delivery record, allocation, shipment, lot touched,
+/// ledger entry, item-received marker and event; `adapters/aws/src/stock.rs` counts them).
+/// The worst cases, with L = `MAX_LINES` = 25 and T = `MAX_LOTS_PER_WRITE` = 25:
+///
+/// | write | items | worst case |
+/// |---|---|---|
+/// | receipt | idempotency 1 + lots L + ledger L + markers L + event 1 = 3L + 2 | 77 |
+/// | allocation | request 1 + history 1 + allocation 1 + shipment 1 + lots T + ledger T + allocated event 1 + low-stock events (one per item, at most T) = 5 + 3T | 80 |
+/// | dispatch | request 1 + history 1 + allocation 1 + shipment 1 + lots T + ledger T + event 1 = 5 + 2T | 55 |
+/// | release | allocation 1 + shipment 1 + lots T + ledger T = 2 + 2T | 52 |
+/// | adjustment | lots T + ledger T + adjusted event 1 + low-stock event 1 = 2T + 2 | 52 |
+///
+/// so the largest write uses 80 of the 100 items, with a fifth to spare.
+pub const MAX_LINES: usize = 25;
+
+/// The most lots one stock write may touch: an allocation's takes (and so its dispatch and
+/// release), an adjustment's removals. See [`MAX_LINES`] for why. An allocation whose
+/// earliest-expiry plan needs more lots than this is not allocated but waitlisted
+/// ([`plan_allocation`]); an adjustment that would need more is refused, naming how much one
+/// adjustment can remove.
+pub const MAX_LOTS_PER_WRITE: usize = 25;
+
+/// The refusal of `lines` with more than [`MAX_LINES`] entries.
+pub fn too_many_lines() -> Invalid {
+    Invalid::new(
+        "LINES_TOO_MANY",
+        "Paling banyak 25 baris barang (lines) dalam satu permintaan; bagi menjadi beberapa penerimaan.",
+        "At most 25 item lines (lines) per request; split it into several.",
+    )
+}
+
 fn code_like(
     raw: &str,
     code: &'static str,
@@ -389,23 +425,32 @@ pub struct Take {
     pub expires_on: Option<NaiveDate>,
 }
 
-/// Not enough usable stock for one item.
+/// Not enough usable stock for one item, or (`spread`) not within the lots one allocation may
+/// touch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shortfall {
     pub sku: Sku,
     pub needed: u64,
+    /// What the usable lots hold; when `spread`, what the lots one allocation may still touch
+    /// hold.
     pub available: u64,
+    /// The stock is there but spread over more lots than one allocation may touch
+    /// ([`MAX_LOTS_PER_WRITE`]).
+    pub spread: bool,
 }
 
 /// Plans an allocation: every needed item from the usable lots, earliest expiry first (lots
 /// without a date last, then the oldest lot: lot ids are UUIDv7, which sort by time), all
-/// items or none.
+/// items or none, touching at most [`MAX_LOTS_PER_WRITE`] lots in all. An item whose need
+/// cannot be met within the lots left to touch is a `spread` shortfall: the request waits
+/// (as for missing stock) until allocations of others have used the small early lots, or the
+/// warehouse has consolidated them.
 pub fn plan_allocation(
     needs: &BTreeMap<Sku, u64>,
     lots: &[Lot],
     today: NaiveDate,
 ) -> Result<Vec<Take>, Vec<Shortfall>> {
-    let mut takes = Vec::new();
+    let mut takes: Vec<Take> = Vec::new();
     let mut short = Vec::new();
     for (sku, &needed) in needs {
         let mut usable: Vec<&Lot> = lots
@@ -429,16 +474,19 @@ pub fn plan_allocation(
                 sku: sku.clone(),
                 needed,
                 available,
+                spread: false,
             });
             continue;
         }
+        let budget = MAX_LOTS_PER_WRITE.saturating_sub(takes.len());
         let mut left = needed;
+        let mut planned = Vec::new();
         for lot in usable {
-            if left == 0 {
+            if left == 0 || planned.len() == budget {
                 break;
             }
             let q = left.min(lot.available());
-            takes.push(Take {
+            planned.push(Take {
                 lot_id: lot.lot_id.clone(),
                 sku: sku.clone(),
                 quantity: q,
@@ -446,6 +494,16 @@ pub fn plan_allocation(
             });
             left -= q;
         }
+        if left > 0 {
+            short.push(Shortfall {
+                sku: sku.clone(),
+                needed,
+                available: needed - left,
+                spread: true,
+            });
+            continue;
+        }
+        takes.extend(planned);
     }
     if short.is_empty() {
         Ok(takes)
@@ -583,8 +641,48 @@ mod tests {
             vec![Shortfall {
                 sku: Sku::parse("MINYAK-GORENG").unwrap(),
                 needed: 2,
-                available: 1
+                available: 1,
+                spread: false
             }]
+        );
+    }
+
+    #[test]
+    fn an_allocation_touches_at_most_max_lots_per_write_lots() {
+        // 30 lots of one unit: 25 units can be planned, 26 cannot (the stock is there, but
+        // spread over more lots than one write may touch).
+        let lots: Vec<Lot> = (0..30u64)
+            .map(|i| lot(&format!("l{i:02}"), "BERAS", None, 1, 0, i))
+            .collect();
+        let ok = plan_allocation(&needs(&[("BERAS", 25)]), &lots, d("2026-12-03")).unwrap();
+        assert_eq!(ok.len(), MAX_LOTS_PER_WRITE);
+        let err = plan_allocation(&needs(&[("BERAS", 26)]), &lots, d("2026-12-03")).unwrap_err();
+        assert_eq!(
+            err,
+            vec![Shortfall {
+                sku: Sku::parse("BERAS").unwrap(),
+                needed: 26,
+                available: 25,
+                spread: true
+            }]
+        );
+        // The budget is for the whole allocation, over all its items.
+        let mut more = lots.clone();
+        more.extend((0..3u64).map(|i| lot(&format!("m{i}"), "MINYAK-GORENG", None, 1, 0, 40 + i)));
+        let err = plan_allocation(
+            &needs(&[("BERAS", 24), ("MINYAK-GORENG", 2)]),
+            &more,
+            d("2026-12-03"),
+        )
+        .unwrap_err();
+        assert!(err.iter().all(|s| s.spread), "{err:?}");
+        assert!(
+            plan_allocation(
+                &needs(&[("BERAS", 23), ("MINYAK-GORENG", 2)]),
+                &more,
+                d("2026-12-03")
+            )
+            .is_ok()
         );
     }
 

@@ -72,11 +72,11 @@
 //!
 //! # Limits
 //!
-//! * `TransactWriteItems` holds **100 items**. A write that needs more (a stock receipt of
-//!   more than about 45 lines; see [`stock`]) is refused before anything is written with
-//!   `StoreError::Unavailable`. The domain accepts receipts of up to 200 lines, so on AWS
-//!   `read_lines` should cap receipts at 45 lines (or the store port should get a
-//!   `TooLarge` error that maps to 422); until then the local and AWS backends differ there.
+//! * `TransactWriteItems` holds **100 items**. The domain's stock limits (at most 25 lines per
+//!   receipt or package, at most 25 lots per write: `shared::stock::MAX_LINES`, with the
+//!   arithmetic) keep every write at 80 items at most; see [`stock`] for
+//!   allocations spanning many lots. A write that would still need more is refused before
+//!   anything is written with `StoreError::TooLarge` (422 `WRITE_TOO_LARGE`, not retried).
 //! * A registry load is batched, not one transaction (it is idempotent: load again).
 //! * The single-partition index keys `REQ` / `SHIP` (all requests / shipments) and the
 //!   `OUTBOX#NEW` partition take every write of their kind: about 1 000 writes per second,

@@ -32,12 +32,27 @@
 //! # Size
 //!
 //! `TransactWriteItems` holds at most 100 items. A write needs one item per idempotency
-//! record, request (+1 history, +2 guards or +2 deliveries), allocation, shipment, distinct
-//! lot, ledger entry, item received (marker) and event. An allocation of the seed package
-//! (7 items, each from one or two lots) needs about 25–35; a receipt needs two per line plus
-//! one per item received, so receipts of more than about 45 lines exceed the limit. Such a
-//! write is refused before anything is sent, with `StoreError::Unavailable` naming the count
-//! (see the crate documentation for the proposed change).
+//! record, request (+1 history entry, +2 guard deletions and +2 delivery records when it
+//! leaves the active states / is delivered), allocation, shipment, distinct lot, ledger entry,
+//! item received (marker) and event. The domain keeps every stock write far below the limit
+//! with two rules, the same on both backends: at most `shared::stock::MAX_LINES` (25) lines
+//! per receipt or package, and at most `shared::stock::MAX_LOTS_PER_WRITE` (25) lots per
+//! write. The worst cases (the table with the arithmetic is in `shared::stock::MAX_LINES`):
+//! a receipt 3 × 25 + 2 = 77 items, an allocation 5 + 3 × 25 = 80 (with a low-stock event per
+//! item), a dispatch 55, a release 52, an adjustment 52, a handover 8.
+//!
+//! *Allocations spanning many lots*: the planner stops at 25 lots; an approval whose
+//! earliest-expiry plan needs more is waitlisted with the reason (the stock is there but
+//! spread over too many small lots), never sent as a transaction that cannot fit, so the
+//! queue message succeeds and nothing is retried in vain. The request is served when other
+//! allocations have used the small early lots, or after the warehouse consolidated them
+//! (adjustments write the fragments off, at most 25 lots each, and a receipt brings the same
+//! quantity back as one lot).
+//!
+//! Should a write still need more than 100 items (a bug, or an allocation written before these
+//! limits), it is refused before anything is sent with `StoreError::TooLarge`, which the use
+//! cases answer 422 `WRITE_TOO_LARGE` ("split it"), not 503 ("try again"); the waitlist sweep
+//! logs and skips such a request instead of failing its event.
 
 use std::collections::BTreeSet;
 

@@ -232,11 +232,11 @@ pub async fn commit(client: &Client, table: &str, actions: Vec<Action>) -> Resul
         return Ok(());
     }
     if actions.len() > MAX_TRANSACTION_ITEMS {
-        return Err(Failure::Store(StoreError::Unavailable(format!(
-            "this write needs {} DynamoDB items, more than the {MAX_TRANSACTION_ITEMS} one \
-             transaction can hold; nothing was written",
-            actions.len()
-        ))));
+        // Refused before anything is sent, and not as `Unavailable`: no retry can make it fit.
+        return Err(Failure::Store(StoreError::TooLarge {
+            items: actions.len(),
+            limit: MAX_TRANSACTION_ITEMS,
+        }));
     }
     let whys: Vec<Why> = actions.iter().map(|a| a.why).collect();
     let items = actions
@@ -300,4 +300,38 @@ pub async fn commit(client: &Client, table: &str, actions: Vec<Action>) -> Resul
     Err(Failure::Store(StoreError::Unavailable(
         "the transaction kept conflicting with concurrent transactions".into(),
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{key, s};
+
+    /// A client that must never be used: the refusal comes before anything is sent.
+    fn offline_client() -> Client {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("ap-southeast-3"))
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+        Client::from_conf(config)
+    }
+
+    #[tokio::test]
+    async fn a_write_beyond_one_transaction_is_too_large_not_unavailable() {
+        let actions: Vec<Action> = (0..=MAX_TRANSACTION_ITEMS)
+            .map(|i| Action::put(key(format!("PK#{i}"), "SK")).value(":x", s("x")))
+            .collect();
+        match commit(&offline_client(), "t", actions).await {
+            Err(Failure::Store(StoreError::TooLarge { items, limit })) => {
+                assert_eq!((items, limit), (101, 100));
+            }
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+        let e = shared::AppError::from(StoreError::TooLarge {
+            items: 101,
+            limit: 100,
+        });
+        assert_eq!((e.status(), e.code()), (422, "WRITE_TOO_LARGE"));
+    }
 }

@@ -146,6 +146,9 @@ pub struct ReceiptBody {
     warehouse: Option<String>,
     /// Delivery note or purchase reference.
     reference: String,
+    /// 1 to 25 lines (`shared::stock::MAX_LINES`: one receipt is one write, and the largest
+    /// write must fit one DynamoDB transaction); more is 400 `LINES_TOO_MANY` on `lines`.
+    #[schema(min_items = 1, max_items = 25)]
     lines: Vec<ReceiptLineBody>,
 }
 
@@ -155,7 +158,10 @@ pub struct ReceiptBody {
 pub struct AdjustmentBody {
     warehouse: Option<String>,
     sku: String,
-    /// Signed whole number from -1000000 to 1000000, not 0; stock never goes below zero.
+    /// Signed whole number from -1000000 to 1000000, not 0; stock never goes below zero. A
+    /// removal takes from at most 25 lots (expired first, then earliest expiry); one that
+    /// would need more is 400 `TOO_MANY_LOTS` on `delta`, naming how much one adjustment can
+    /// remove.
     #[schema(minimum = -1000000, maximum = 1000000)]
     delta: i64,
     reason: String,
@@ -187,6 +193,8 @@ pub struct PackageLineBody {
 #[allow(dead_code)]
 pub struct PackageBody {
     name: String,
+    /// 1 to 25 lines, as for receipts.
+    #[schema(min_items = 1, max_items = 25)]
     lines: Vec<PackageLineBody>,
 }
 
