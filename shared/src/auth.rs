@@ -7,7 +7,6 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::validation::Invalid;
 use crate::{KelurahanCode, Phone};
 
 /// The four roles (JWT claim `role`).
@@ -59,6 +58,11 @@ pub enum ClaimsError {
     Missing(&'static str),
     #[error("claim `{0}` is not valid")]
     Invalid(&'static str),
+    /// A Cognito token that is not the ID token (`token_use` is `access`): it passes the
+    /// HTTP API's JWT authorizer (its `client_id` is the audience) but carries none of the
+    /// user's attributes. Holds the `token_use` value when it is a short word.
+    #[error("not an ID token (token_use {0:?})")]
+    NotIdToken(Option<String>),
 }
 
 impl ClaimsError {
@@ -73,11 +77,31 @@ impl ClaimsError {
                 format!("klaim `{claim}` tidak sah"),
                 format!("claim `{claim}` is not valid"),
             ),
+            ClaimsError::NotIdToken(kind) => {
+                let kind = kind.as_deref().unwrap_or("?");
+                crate::i18n::Text::new(
+                    format!("token ini bukan ID token (token_use = {kind})"),
+                    format!("this is not an ID token (token_use = {kind})"),
+                )
+            }
         }
     }
 
     /// The whole message of a refused token: `Isi token tidak sah: klaim `role` tidak sah.`
     pub fn refusal(&self) -> crate::i18n::Text {
+        if let ClaimsError::NotIdToken(_) = self {
+            let t = self.text();
+            return crate::i18n::Text::new(
+                format!(
+                    "{}. Kirim ID token Cognito (IdToken dari hasil sign-in), bukan access token, di header Authorization: Bearer <token>.",
+                    capitalise(&t.id)
+                ),
+                format!(
+                    "{}. Send the Cognito ID token (the IdToken of the sign-in result), not the access token, in the Authorization: Bearer <token> header.",
+                    capitalise(&t.en)
+                ),
+            );
+        }
         let t = self.text();
         crate::i18n::Text::new(
             format!("Isi token tidak sah: {}.", t.id),
@@ -86,11 +110,35 @@ impl ClaimsError {
     }
 }
 
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 impl Caller {
     /// Reads claims as a JSON object. Values may be strings or (for `phone_number`) absent;
     /// the same code reads a local JWT payload and API Gateway authorizer claims.
+    ///
+    /// * `token_use`, when present (Cognito puts it in every token), must be `id`: an access
+    ///   token passes API Gateway's JWT authorizer too but has no role, kelurahan or phone, so
+    ///   it is refused with [`ClaimsError::NotIdToken`], which tells the client what to send.
+    /// * `phone_number` that is not an Indonesian mobile (a foreign number, a landline) is not
+    ///   a reason to refuse the token: it only means no SMS can reach this user, as without
+    ///   the claim. A warning names the user, never the number.
     pub fn from_claims(claims: &serde_json::Value) -> Result<Caller, ClaimsError> {
         let text = |k: &'static str| claims.get(k).and_then(|v| v.as_str()).map(str::trim);
+        if let Some(kind) = text("token_use")
+            && kind != "id"
+        {
+            let shown = (!kind.is_empty()
+                && kind.len() <= 20
+                && kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            .then(|| kind.to_string());
+            return Err(ClaimsError::NotIdToken(shown));
+        }
         let sub = text("sub")
             .filter(|s| !s.is_empty())
             .ok_or(ClaimsError::Missing("sub"))?;
@@ -110,9 +158,17 @@ impl Caller {
             return Err(ClaimsError::Missing("kelurahan"));
         }
         let phone = match text("phone_number") {
-            Some(p) if !p.is_empty() => {
-                Some(Phone::parse(p).map_err(|_: Invalid| ClaimsError::Invalid("phone_number"))?)
-            }
+            Some(p) if !p.is_empty() => match Phone::parse(p) {
+                Ok(phone) => Some(phone),
+                Err(why) => {
+                    tracing::warn!(
+                        sub,
+                        reason = why.code,
+                        "the phone_number claim is not an Indonesian mobile number; no SMS can reach this user"
+                    );
+                    None
+                }
+            },
             _ => None,
         };
         Ok(Caller {
@@ -175,11 +231,42 @@ mod tests {
             Caller::from_claims(&json!({"role": "dinas"})).unwrap_err(),
             ClaimsError::Missing("sub")
         );
-        assert_eq!(
-            Caller::from_claims(&json!({"sub": "u", "role": "dinas", "phone_number": "021345678"}))
-                .unwrap_err(),
-            ClaimsError::Invalid("phone_number")
+    }
+
+    #[test]
+    fn a_phone_claim_that_cannot_receive_sms_is_no_phone_not_a_bad_token() {
+        for unusable in ["+14155550100", "021345678", "+6221345678", "not a number"] {
+            let c = Caller::from_claims(
+                &json!({"sub": "u", "role": "dinas", "phone_number": unusable}),
+            )
+            .unwrap_or_else(|e| panic!("{unusable}: {e}"));
+            assert_eq!(c.phone, None, "{unusable}");
+            assert_eq!(c.role, Role::Dinas);
+        }
+        let c = Caller::from_claims(
+            &json!({"sub": "u", "role": "dinas", "phone_number": "+6281211110001"}),
+        )
+        .unwrap();
+        assert_eq!(c.phone.unwrap().as_str(), "+6281211110001");
+    }
+
+    #[test]
+    fn a_cognito_access_token_is_refused_with_what_to_send_instead() {
+        let access = json!({"sub": "u", "token_use": "access", "client_id": "abc",
+                            "scope": "aws.cognito.signin.user.admin"});
+        let e = Caller::from_claims(&access).unwrap_err();
+        assert_eq!(e, ClaimsError::NotIdToken(Some("access".into())));
+        let r = e.refusal();
+        assert!(
+            r.id.contains("ID token") && r.id.contains("access token"),
+            "{}",
+            r.id
         );
+        assert!(r.en.contains("Send the Cognito ID token"), "{}", r.en);
+        let id =
+            Caller::from_claims(&json!({"sub": "u", "token_use": "id", "custom:role": "gudang"}))
+                .unwrap();
+        assert_eq!(id.role, Role::Gudang);
     }
 
     #[test]

@@ -304,6 +304,71 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn on_lambda_an_access_token_is_401_telling_to_send_the_id_token() {
+        let json = serde_json::json!({"content-type": "application/json"});
+        // What API Gateway hands over for a Cognito access token: no role, no kelurahan.
+        let access = serde_json::json!({
+            "sub": "kel-1", "token_use": "access", "client_id": "app-client",
+            "scope": "aws.cognito.signin.user.admin", "username": "kel.bekasijaya.1"
+        });
+        let (status, headers, body) = answer(v2(
+            "POST",
+            "/v1/echo",
+            json.clone(),
+            Some("{}"),
+            Some(access.clone()),
+        ))
+        .await;
+        assert_eq!(status, 401);
+        assert_eq!(body["code"], "UNAUTHENTICATED");
+        assert!(
+            headers["www-authenticate"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("Bearer"),
+            "{headers}"
+        );
+        let detail = body["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("bukan ID token") && detail.contains("Kirim ID token"),
+            "{detail}"
+        );
+        let mut english = json.clone();
+        english["accept-language"] = "en".into();
+        let (_, _, body) = answer(v2("POST", "/v1/echo", english, Some("{}"), Some(access))).await;
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("Send the Cognito ID token"),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn on_lambda_a_foreign_phone_claim_is_no_sms_number_not_a_401() {
+        let json = serde_json::json!({"content-type": "application/json"});
+        for phone in ["+14155550100", "+62215550100"] {
+            let mut claims = staff();
+            claims["phone_number"] = phone.into();
+            claims["token_use"] = "id".into();
+            let (status, _, body) = answer(v2(
+                "POST",
+                "/v1/echo",
+                json.clone(),
+                Some(r#"{"a":1}"#),
+                Some(claims),
+            ))
+            .await;
+            assert_eq!(
+                (status, &body["a"]),
+                (200, &serde_json::json!(1)),
+                "{phone}: {body}"
+            );
+        }
+    }
+
     #[test]
     fn a_named_stage_is_taken_off_the_path_and_the_query_kept() {
         let req = strip_stage(
