@@ -454,7 +454,10 @@ pub mod lambda {
     /// The store ports this function uses: its IAM policy is exactly their actions
     /// (`basoka_aws::calls`), which the infrastructure drift test checks.
     pub const PORTS: &[Port] = &[
-        Port::Requests,
+        Port::RequestReads,
+        // The waitlist sweep lists the waitlisted requests.
+        Port::RequestQueries,
+        Port::RequestWrites,
         Port::Idempotency,
         Port::Stock,
         Port::Contacts,

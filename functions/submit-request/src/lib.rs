@@ -302,7 +302,9 @@ pub mod lambda {
     /// The store ports this function uses: its IAM policy is exactly their actions
     /// (`basoka_aws::calls`), which the infrastructure drift test checks.
     pub const PORTS: &[Port] = &[
-        Port::Requests,
+        Port::RequestReads,
+        Port::RequestQueries,
+        Port::RequestWrites,
         Port::Idempotency,
         Port::RegistryLookup,
         Port::Contacts,

@@ -154,7 +154,14 @@ pub mod lambda {
 
     /// The store ports this function uses: its IAM policy is exactly their actions
     /// (`basoka_aws::calls`), which the infrastructure drift test checks.
-    pub const PORTS: &[Port] = &[Port::Requests, Port::Catalog, Port::Contacts];
+    /// No `RequestQueries`: assignment, survey and decision read and write one request by
+    /// its key, never a list.
+    pub const PORTS: &[Port] = &[
+        Port::RequestReads,
+        Port::RequestWrites,
+        Port::Catalog,
+        Port::Contacts,
+    ];
 
     pub fn function(aws: &AwsAdapters, policy: Policy) -> Function {
         let deps = Arc::new(aws.request_deps(policy));
