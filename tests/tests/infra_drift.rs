@@ -662,3 +662,71 @@ fn the_user_pool_carries_the_claims_the_functions_read() {
     .expect("Cognito's claim names");
     assert_eq!(caller.kelurahan.unwrap().as_str(), "32.75.01.1001");
 }
+
+/// Whether CloudFormation accepts `value` for the String parameter `p` (its `AllowedPattern`,
+/// which must match the whole value, and its `MinLength`/`MaxLength`).
+fn parameter_accepts(p: &Value, value: &str) -> bool {
+    let len = value.chars().count() as u64;
+    if p["MaxLength"].as_u64().is_some_and(|max| len > max)
+        || p["MinLength"].as_u64().is_some_and(|min| len < min)
+    {
+        return false;
+    }
+    match p["AllowedPattern"].as_str() {
+        Some(pattern) => regex::Regex::new(&format!("^(?:{pattern})$"))
+            .expect("the pattern is a regular expression")
+            .is_match(value),
+        None => true,
+    }
+}
+
+#[test]
+fn the_parameters_refuse_what_the_functions_refuse() {
+    let t = template();
+    // SmsSenderId: empty (no sender ID), or what notify's cold start accepts. A digits-only or
+    // too long ID must stop the deployment, not every cold start of notify.
+    let sender = &t["Parameters"]["SmsSenderId"];
+    for id in [
+        "",
+        "DINSOSBKS",
+        "A",
+        "a",
+        "BKS2026",
+        "12345A",
+        "A2345678901",
+        "1",
+        "12345678901",
+        "123456789012",
+        "ABCDEFGHIJKL",
+        "DINSOS-BKS",
+        "DINSOS BKS",
+        "DÏNSOS",
+        "ABCDEFGHIJ1234567890Z",
+    ] {
+        let code = id.is_empty() || basoka_aws::config::sms_sender_id_is_valid(id);
+        assert_eq!(
+            parameter_accepts(sender, id),
+            code,
+            "SmsSenderId {id:?}: template vs adapters/aws/src/config.rs"
+        );
+    }
+    // The office mobiles: what notify's settings parse as a mobile number, in E.164.
+    for name in ["DinasDutyPhone", "GudangPhone"] {
+        let p = &t["Parameters"][name];
+        for phone in [
+            "+6281211110001",
+            "+628121111000",
+            "+62812111100012",
+            "+628121111",
+            "+62812111100012345",
+            "+6284211110001",
+            "+62215550100",
+            "+14155550100",
+            "081211110001",
+            "SET-ME-+628...",
+        ] {
+            let code = shared::Phone::parse(phone).is_ok_and(|p| p.as_str() == phone);
+            assert_eq!(parameter_accepts(p, phone), code, "{name} {phone:?}");
+        }
+    }
+}

@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `BASOKA_TABLE` | `basoka` | the DynamoDB table (single-table design, see [`crate::table`]) |
 //! | `BASOKA_HASH_KEY` | — (required) | the HMAC-SHA256 secret for NIK/KK keys, at least 32 characters; keep it in Secrets Manager / SSM and never change it on a live table (every household key would change) |
-//! | `BASOKA_SMS_SENDER_ID` | none | SNS `AWS.SNS.SMS.SenderID` (1–11 letters and digits) |
+//! | `BASOKA_SMS_SENDER_ID` | none | SNS `AWS.SNS.SMS.SenderID` (1–11 letters and digits, at least one letter) |
 //! | `BASOKA_IDEMPOTENCY_TTL_HOURS` | `24` | how long a stored idempotent answer is kept (`ttl` attribute) |
 //! | `BASOKA_OUTBOX_TTL_DAYS` | `7` | how long an outbox item waits for the local runner's sequencer before DynamoDB's TTL removes it (`0`: never) |
 //! | `AWS_REGION` | `ap-southeast-3` (Jakarta) | the region |
@@ -38,6 +38,17 @@ pub const ENVIRONMENT: [&str; 7] = [
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
 ];
+
+/// Whether `id` is an SMS sender ID the functions accept: 1–11 ASCII letters and digits, at
+/// least one of them a letter (an alphanumeric sender ID; a digits-only one would be a
+/// number). The template's `SmsSenderId` parameter refuses exactly what this refuses (the
+/// drift test compares them), so that a bad ID stops the deployment, not every cold start of
+/// `notify`.
+pub fn sms_sender_id_is_valid(id: &str) -> bool {
+    (1..=11).contains(&id.len())
+        && id.chars().all(|c| c.is_ascii_alphanumeric())
+        && id.chars().any(|c| c.is_ascii_alphabetic())
+}
 
 /// The region when none is configured: Asia Pacific (Jakarta).
 pub const DEFAULT_REGION: &str = "ap-southeast-3";
@@ -168,16 +179,13 @@ impl AwsConfig {
                 why: "3–255 characters of letters, digits, '_', '-', '.'".into(),
             });
         }
-        if let Some(id) = &self.sms_sender_id {
-            let ok = (1..=11).contains(&id.len())
-                && id.chars().all(|c| c.is_ascii_alphanumeric())
-                && id.chars().any(|c| c.is_ascii_alphabetic());
-            if !ok {
-                return Err(ConfigError::Invalid {
-                    name: "BASOKA_SMS_SENDER_ID",
-                    why: "1–11 letters and digits, at least one letter".into(),
-                });
-            }
+        if let Some(id) = &self.sms_sender_id
+            && !sms_sender_id_is_valid(id)
+        {
+            return Err(ConfigError::Invalid {
+                name: "BASOKA_SMS_SENDER_ID",
+                why: "1–11 letters and digits, at least one letter".into(),
+            });
         }
         Ok(())
     }
