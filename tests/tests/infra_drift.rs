@@ -154,7 +154,16 @@ fn served_routes(binary: &str) -> BTreeSet<Route> {
     routes
 }
 
-/// The HttpApi events of a function resource: route → whether it is open (no authorizer).
+/// Whether an HttpApi event is the API's `$default` route (no Path and no Method: SAM's
+/// way to declare it).
+fn is_default_route(e: &Value) -> bool {
+    e["Type"] == "HttpApi"
+        && e["Properties"]["Path"].is_null()
+        && e["Properties"]["Method"].is_null()
+}
+
+/// The HttpApi events of a function resource but the `$default` route: route → whether it is
+/// open (no authorizer).
 fn template_routes(f: &Value) -> BTreeMap<Route, bool> {
     let mut routes = BTreeMap::new();
     let Some(events) = f["Properties"]["Events"].as_object() else {
@@ -170,6 +179,9 @@ fn template_routes(f: &Value) -> BTreeMap<Route, bool> {
             json!({"!Ref": "Api"}),
             "{name}: on the one HTTP API"
         );
+        if is_default_route(e) {
+            continue;
+        }
         let method = p["Method"].as_str().expect("Method").to_ascii_uppercase();
         let path = p["Path"].as_str().expect("Path").to_string();
         let open = p["Auth"]["Authorizer"] == "NONE";
@@ -243,6 +255,41 @@ fn every_function_is_routed_exactly_the_routes_it_serves() {
     }
     // The local runner serves the same set on one port (the black-box tests use it).
     assert!(everything.len() >= 20, "{} routes in all", everything.len());
+}
+
+/// API Gateway's `$default` route (what no route matches) goes to `submit-request`, behind
+/// the default authorizer, and that function answers every unmatched request with the
+/// problem+json 404 / 405 of the local runner (`lambda_events.rs` feeds it such requests).
+#[test]
+fn unmatched_requests_reach_submit_request_through_the_default_route_with_the_authorizer() {
+    let t = template();
+    let mut defaults = Vec::new();
+    for (binary, _) in FUNCTIONS {
+        if let Some(events) = function(&t, binary)["Properties"]["Events"].as_object() {
+            for (name, e) in events {
+                if is_default_route(e) {
+                    assert_eq!(e["Properties"]["ApiId"], json!({"!Ref": "Api"}), "{name}");
+                    assert!(
+                        e["Properties"]["Auth"].is_null(),
+                        "{name}: the $default route keeps the default authorizer"
+                    );
+                    defaults.push(binary);
+                }
+            }
+        }
+    }
+    assert_eq!(
+        defaults,
+        ["submit-request"],
+        "one $default route, to submit-request"
+    );
+    // The function knows the whole API for its 405 answers: every route of the template.
+    let api: BTreeSet<Route> = submit_request::api_routes().into_iter().collect();
+    let routed: BTreeSet<Route> = FUNCTIONS
+        .iter()
+        .flat_map(|(b, _)| template_routes(function(&t, b)).into_keys())
+        .collect();
+    assert_eq!(api, routed);
 }
 
 #[test]

@@ -376,6 +376,40 @@ async fn every_fixture_through_the_real_lambda_handlers() {
         .await;
     expect(&a, 401, "no authorizer claims");
     assert_eq!(a.json["code"], "UNAUTHENTICATED");
+    // A Cognito access token passes the JWT authorizer; the function says what to send.
+    let a = s
+        .http(&s.submit, "submit-request/get-request-access-token.json")
+        .await;
+    expect(&a, 401, "an access token");
+    assert_eq!(a.json["code"], "UNAUTHENTICATED");
+    assert!(
+        a.json["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("ID token"),
+        "{}",
+        a.text
+    );
+
+    // ---- API Gateway's $default route: what no route matches reaches submit-request ----
+    let a = s
+        .http(&s.submit, "submit-request/default-route-unknown-path.json")
+        .await;
+    expect(&a, 404, "an unknown path");
+    assert_eq!(a.content_type, "application/problem+json");
+    assert_eq!(a.json["code"], "NOT_FOUND");
+    let out = s
+        .invoke(
+            &s.submit,
+            s.load("submit-request/default-route-wrong-method.json"),
+        )
+        .await;
+    assert_eq!(out["statusCode"], 405, "{out}");
+    assert_eq!(out["headers"]["allow"], "POST", "{out}");
+    assert_eq!(
+        out["headers"]["content-type"], "application/problem+json",
+        "{out}"
+    );
 
     // ---- survey and decision ----
     let early = s.http(&s.survey, "verify-survey/post-decision.json").await;

@@ -121,7 +121,23 @@ pub async fn lambda_auth(
 
 /// A function's router as it runs on Lambda (see the module documentation).
 pub fn api(router: Router, contacts: Option<Arc<ContactBook>>) -> Router {
-    basoka_web::with_fallbacks(router)
+    on_lambda(basoka_web::with_fallbacks(router), contacts)
+}
+
+/// [`api`] for the function of the HTTP API's `$default` route (`submit-request`): it also
+/// answers what no route of the API matches, 404 or (a path of another function, another
+/// method) 405 with that path's `Allow`, as problem documents. `api_routes` are the whole
+/// API's `(METHOD, /path/{param})`.
+pub fn default_route_api(
+    router: Router,
+    contacts: Option<Arc<ContactBook>>,
+    api_routes: Vec<(String, String)>,
+) -> Router {
+    on_lambda(basoka_web::with_api_fallbacks(router, api_routes), contacts)
+}
+
+fn on_lambda(router: Router, contacts: Option<Arc<ContactBook>>) -> Router {
+    router
         .layer(axum::middleware::from_fn_with_state(contacts, lambda_auth))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }

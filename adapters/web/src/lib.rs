@@ -214,6 +214,57 @@ pub fn with_fallbacks(router: axum::Router) -> axum::Router {
         .method_not_allowed_fallback(method_not_allowed)
 }
 
+/// Whether `path` is an instance of the route template `template` (`/v1/requests/{id}`: a
+/// `{…}` segment matches any one non-empty segment).
+fn matches_template(template: &str, path: &str) -> bool {
+    let (t, p): (Vec<&str>, Vec<&str>) = (
+        template.trim_end_matches('/').split('/').collect(),
+        path.trim_end_matches('/').split('/').collect(),
+    );
+    t.len() == p.len()
+        && t.iter().zip(&p).all(|(t, p)| {
+            if t.starts_with('{') && t.ends_with('}') {
+                !p.is_empty()
+            } else {
+                t == p
+            }
+        })
+}
+
+/// [`with_fallbacks`] for a router that also answers for every request the API as a whole
+/// does not route: behind API Gateway, the function of the `$default` route (on AWS only the
+/// unmatched requests reach it). `api_routes` are the whole API's `(METHOD, /path/{param})`:
+/// a path of another function asked with a method it does not have is 405 with that path's
+/// `Allow`, as the local runner (one router of every route) answers; an unknown path is 404.
+pub fn with_api_fallbacks(router: axum::Router, api_routes: Vec<(String, String)>) -> axum::Router {
+    let api_routes = std::sync::Arc::new(api_routes);
+    router
+        .fallback(move |req: Request| {
+            let api_routes = api_routes.clone();
+            async move {
+                let path = req.uri().path();
+                let mut allow: Vec<&str> = api_routes
+                    .iter()
+                    .filter(|(_, template)| matches_template(template, path))
+                    .map(|(method, _)| method.as_str())
+                    .collect();
+                allow.sort_unstable();
+                allow.dedup();
+                let lang = lang_of(req.headers());
+                if allow.is_empty() || allow.contains(&req.method().as_str()) {
+                    // Unknown, or (API Gateway routes those elsewhere) another function's.
+                    return ApiError::new(AppError::NotFound, lang).into_response();
+                }
+                let mut res = ApiError::new(AppError::MethodNotAllowed, lang).into_response();
+                if let Ok(v) = axum::http::HeaderValue::from_str(&allow.join(", ")) {
+                    res.headers_mut().insert(axum::http::header::ALLOW, v);
+                }
+                res
+            }
+        })
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
 /// Answers `GET /v1/health`.
 pub async fn health() -> impl IntoResponse {
     axum::Json(serde_json::json!({"status": "ok", "service": "basoka"}))
@@ -249,6 +300,47 @@ mod tests {
         assert_eq!(json["code"], "METHOD_NOT_ALLOWED");
         let allow = headers[header::ALLOW].to_str().unwrap();
         assert!(allow.contains("GET"), "{allow}");
+    }
+
+    #[tokio::test]
+    async fn the_default_route_answers_for_the_whole_api() {
+        let api = vec![
+            ("GET".to_string(), "/v1/things".to_string()),
+            ("POST".to_string(), "/v1/stock/receipts".to_string()),
+            ("PUT".to_string(), "/v1/items/{sku}".to_string()),
+            ("DELETE".to_string(), "/v1/items/{sku}".to_string()),
+        ];
+        let router = || {
+            with_api_fallbacks(
+                axum::Router::new().route("/v1/things", get(|| async { "ok" })),
+                api.clone(),
+            )
+        };
+        // Another function's path, with a method it does not have: 405 with its Allow.
+        let req = Request::get("/v1/stock/receipts")
+            .body(Body::empty())
+            .unwrap();
+        let (status, headers, json) = call(router(), req).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(json["code"], "METHOD_NOT_ALLOWED");
+        assert_eq!(headers[header::ALLOW], "POST");
+        let req = Request::get("/v1/items/BERAS").body(Body::empty()).unwrap();
+        let (status, headers, _) = call(router(), req).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(headers[header::ALLOW], "DELETE, PUT");
+        // Its own path: axum's own 405.
+        let req = Request::delete("/v1/things").body(Body::empty()).unwrap();
+        let (status, headers, _) = call(router(), req).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert!(headers[header::ALLOW].to_str().unwrap().contains("GET"));
+        // Unknown: 404 problem.
+        for path in ["/v1/nothing", "/", "/v1/items", "/v1/items/BERAS/retire/x"] {
+            let req = Request::get(path).body(Body::empty()).unwrap();
+            let (status, headers, json) = call(router(), req).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+            assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
+            assert_eq!(json["code"], "NOT_FOUND");
+        }
     }
 
     #[test]

@@ -290,13 +290,35 @@ pub fn api_document() -> utoipa::openapi::OpenApi {
     basoka_web::meta::finish_document(doc)
 }
 
+/// Every route of the whole API as `(METHOD, /path/{param})`: the three HTTP functions'
+/// routes (their OpenAPI document) and the open routes.
+pub fn api_routes() -> Vec<(String, String)> {
+    let doc = serde_json::to_value(api_document()).expect("the OpenAPI document is JSON");
+    let mut routes: Vec<(String, String)> = basoka_web::meta::ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    if let Some(paths) = doc["paths"].as_object() {
+        for (path, item) in paths {
+            for method in ["get", "put", "post", "delete", "patch", "head", "options"] {
+                if item.get(method).is_some() {
+                    routes.push((method.to_ascii_uppercase(), path.clone()));
+                }
+            }
+        }
+    }
+    routes.sort();
+    routes.dedup();
+    routes
+}
+
 /// This function on AWS Lambda (the binary in `main.rs`).
 pub mod lambda {
     use std::sync::Arc;
 
     use basoka_aws::{AwsAdapters, Port};
     use basoka_lambda::Function;
-    use basoka_lambda::http::{ContactBook, api};
+    use basoka_lambda::http::{ContactBook, default_route_api};
     use shared::policy::Policy;
 
     /// The store ports this function uses: its IAM policy is exactly their actions
@@ -311,12 +333,16 @@ pub mod lambda {
     ];
 
     /// The function over `aws`: its routes, plus health, the OpenAPI document and the
-    /// kelurahan list.
+    /// kelurahan list; and, as the target of the HTTP API's `$default` route, the problem+json
+    /// 404 / 405 for every request no route matches (`infra/template.yaml`).
     pub fn function(aws: &AwsAdapters, policy: Policy) -> Function {
         let deps = Arc::new(aws.request_deps(policy));
         let routes: axum::Router = super::router().with_state(deps).into();
         let routes = routes.merge(basoka_web::meta::router(super::api_document()));
-        Function::new("submit-request")
-            .with_http(api(routes, Some(ContactBook::new(aws.store.clone()))))
+        Function::new("submit-request").with_http(default_route_api(
+            routes,
+            Some(ContactBook::new(aws.store.clone())),
+            super::api_routes(),
+        ))
     }
 }
