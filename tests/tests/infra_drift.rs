@@ -19,9 +19,22 @@
 //!   dead-letter queue and reports partial batch failures, a queue is mapped to exactly the
 //!   functions that have SQS fixtures in `events/` (which `lambda_events.rs` feeds them);
 //! * the table is `basoka_aws::table::cloudformation_properties()`;
-//! * every environment variable the template sets is one the code reads.
+//! * each function gets exactly the environment its code reads (`<function>::lambda::
+//!   ENVIRONMENT`), each value from the right source (the table by `!Ref`, the hash key by
+//!   the secret's dynamic reference, the policy and phones from their parameters);
+//! * IAM beyond the functions' actions: no Allow by exclusion (`NotAction`, `NotResource`)
+//!   anywhere; no explicit `Role`, and nothing attached to the roles SAM builds; notify's Deny
+//!   unconditional; the pipe role's statements exactly (stream read, `sns:Publish` to the
+//!   topic, its DLQ, its logs); the queue policy exactly (`sqs:SendMessage` from
+//!   `sns.amazonaws.com`, for the events topic's ARN, to the topic's queues);
+//! * the transport switched on: pipe `RUNNING` from `TRIM_HORIZON`, no disabled mapping, a
+//!   `maxReceiveCount` of 3 to 10, notify's schedule enabled; the `$default` route to
+//!   submit-request with the authorizer;
+//! * the authorizer: the stack's own user pool as issuer, no `AuthorizationScopes`, the
+//!   `$default` stage; the parameters refuse what the code refuses (sender ID, phones).
 //!
-//! Pure file reading: needs no emulator and no network.
+//! Pure file reading: needs no emulator and no network. `BASOKA_DRIFT_TEMPLATE=<file>` runs
+//! the checks on another file (a mutated copy of the template, to see a check fail).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -73,8 +86,12 @@ fn to_json(v: serde_norway::Value) -> Value {
     }
 }
 
+/// `infra/template.yaml`, or the file `BASOKA_DRIFT_TEMPLATE` names: a mutated copy, to see
+/// a check fail without touching the real template.
 fn template() -> Value {
-    let path = root().join("infra/template.yaml");
+    let path = std::env::var_os("BASOKA_DRIFT_TEMPLATE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("infra/template.yaml"));
     let text = std::fs::read_to_string(&path).expect("infra/template.yaml is readable");
     let yaml: serde_norway::Value = serde_norway::from_str(&text).expect("the template is YAML");
     to_json(yaml)
@@ -646,33 +663,70 @@ fn the_table_is_the_one_the_adapter_creates() {
     assert_eq!(resources(&t)["Table"]["DeletionPolicy"], "Retain");
 }
 
+/// Each function's environment variables in the code (`<function>::lambda::ENVIRONMENT`, next
+/// to the `main.rs` that reads them).
+fn environment_of(binary: &str) -> &'static [&'static str] {
+    match binary {
+        "submit-request" => submit_request::lambda::ENVIRONMENT,
+        "verify-survey" => verify_survey::lambda::ENVIRONMENT,
+        "allocate-stock" => allocate_stock::lambda::ENVIRONMENT,
+        "notify" => notify::lambda::ENVIRONMENT,
+        other => panic!("unknown function {other}"),
+    }
+}
+
 #[test]
-fn every_environment_variable_the_template_sets_is_read_by_the_code() {
+fn every_function_gets_exactly_the_environment_its_code_reads_from_the_right_source() {
     let t = template();
     let known: BTreeSet<&str> = basoka_aws::config::ENVIRONMENT
         .into_iter()
         .chain(basoka_lambda::settings::ENVIRONMENT)
         .collect();
+    // Where a value must come from: the stack's own resources and parameters, not a literal
+    // that would drift from them.
+    let sources = json!({
+        "BASOKA_TABLE": {"!Ref": "Table"},
+        "BASOKA_HASH_KEY": {"!Sub": "{{resolve:secretsmanager:${HashKeySecret}:SecretString}}"},
+        "BASOKA_TARGET_MAX_DESIL": {"!Ref": "TargetMaxDesil"},
+        "BASOKA_COOLDOWN_DAYS": {"!Ref": "CooldownDays"},
+        "BASOKA_SMS_SENDER_ID": {"!Ref": "SmsSenderId"},
+        "BASOKA_DINAS_PHONE": {"!Ref": "DinasDutyPhone"},
+        "BASOKA_GUDANG_PHONE": {"!Ref": "GudangPhone"},
+    });
     for (binary, _) in FUNCTIONS {
         let vars = function(&t, binary)["Properties"]["Environment"]["Variables"]
             .as_object()
             .unwrap_or_else(|| panic!("{binary}: Environment.Variables"));
-        for name in vars.keys() {
+        let set: BTreeSet<&str> = vars.keys().map(String::as_str).collect();
+        let wanted: BTreeSet<&str> = environment_of(binary).iter().copied().collect();
+        assert_eq!(
+            set, wanted,
+            "{binary}: the template's variables vs lambda::ENVIRONMENT"
+        );
+        for (name, value) in vars {
             assert!(
                 known.contains(name.as_str()),
-                "{binary}: {name} is read by no code (known: {known:?})"
+                "{binary}: {name} is read by no code"
             );
-        }
-        for required in ["BASOKA_TABLE", "BASOKA_HASH_KEY"] {
-            assert!(vars.contains_key(required), "{binary}: {required}");
-        }
-        if binary == "notify" {
-            for phone in [
-                "BASOKA_DINAS_PHONE",
-                "BASOKA_GUDANG_PHONE",
-                "BASOKA_SMS_SENDER_ID",
-            ] {
-                assert!(vars.contains_key(phone), "{binary}: {phone}");
+            match sources.get(name) {
+                Some(source) => assert_eq!(value, source, "{binary}: {name}"),
+                None if name == "RUST_LOG" => {
+                    assert!(value.is_string(), "{binary}: RUST_LOG is a filter")
+                }
+                // The numbers: literals the code accepts.
+                None => {
+                    let n: u64 = value
+                        .as_str()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or_else(|| panic!("{binary}: {name} = {value}: a whole number"));
+                    let sane = match name.as_str() {
+                        "BASOKA_IDEMPOTENCY_TTL_HOURS" => (1..=24 * 30).contains(&n),
+                        "BASOKA_OUTBOX_TTL_DAYS" => (1..=35).contains(&n),
+                        "BASOKA_SMS_MAX_ATTEMPTS" => (1..=20).contains(&n),
+                        _ => false,
+                    };
+                    assert!(sane, "{binary}: {name} = {n}");
+                }
             }
         }
     }
@@ -776,4 +830,371 @@ fn the_parameters_refuse_what_the_functions_refuse() {
             assert_eq!(parameter_accepts(p, phone), code, "{name} {phone:?}");
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// IAM beyond the functions' actions, the transport's switches, the authorizer
+// ---------------------------------------------------------------------------------------------
+
+/// Every IAM policy statement of the template, with where it is.
+fn all_statements(t: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let mut take = |at: String, doc: &Value| {
+        if let Some(statements) = doc["Statement"].as_array() {
+            out.extend(statements.iter().map(|s| (at.clone(), s.clone())));
+        }
+    };
+    for (id, r) in resources(t) {
+        let p = &r["Properties"];
+        match r["Type"].as_str().unwrap_or_default() {
+            "AWS::Serverless::Function" => {
+                for (i, policy) in p["Policies"].as_array().into_iter().flatten().enumerate() {
+                    take(format!("{id}.Policies[{i}]"), policy);
+                }
+            }
+            "AWS::IAM::Role" => {
+                take(
+                    format!("{id}.AssumeRolePolicyDocument"),
+                    &p["AssumeRolePolicyDocument"],
+                );
+                for (i, policy) in p["Policies"].as_array().into_iter().flatten().enumerate() {
+                    take(format!("{id}.Policies[{i}]"), &policy["PolicyDocument"]);
+                }
+            }
+            "AWS::IAM::Policy"
+            | "AWS::IAM::ManagedPolicy"
+            | "AWS::IAM::RolePolicy"
+            | "AWS::SQS::QueuePolicy"
+            | "AWS::SNS::TopicPolicy" => {
+                take(format!("{id}.PolicyDocument"), &p["PolicyDocument"]);
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn no_statement_allows_by_exclusion() {
+    // An Allow with NotAction or NotResource grants everything but a list: never least
+    // privilege, and it grows with every new AWS action.
+    for (at, s) in all_statements(&template()) {
+        if s["Effect"] == "Allow" {
+            for not in ["NotAction", "NotResource", "NotPrincipal"] {
+                assert!(s[not].is_null(), "{at}: an Allow with {not}: {s}");
+            }
+        }
+        assert!(
+            s["Effect"] == "Allow" || s["Effect"] == "Deny",
+            "{at}: Effect {}",
+            s["Effect"]
+        );
+    }
+}
+
+#[test]
+fn function_roles_hold_only_the_inline_policies_sam_builds() {
+    let t = template();
+    let mut function_roles = BTreeSet::new();
+    for (id, f) in of_type(&t, "AWS::Serverless::Function") {
+        let p = &f["Properties"];
+        // With Role, SAM uses that role and ignores Policies: the checked statements would
+        // not be the function's.
+        assert!(p["Role"].is_null(), "{id}: an explicit Role");
+        for extra in ["PermissionsBoundary", "RolePath"] {
+            assert!(p[extra].is_null(), "{id}: {extra}");
+        }
+        function_roles.insert(format!("{id}Role"));
+    }
+    // Nothing else attached to the roles SAM creates (<Function>Role).
+    for (id, r) in resources(&t) {
+        let ty = r["Type"].as_str().unwrap_or_default();
+        if !matches!(
+            ty,
+            "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy" | "AWS::IAM::RolePolicy"
+        ) {
+            continue;
+        }
+        let p = &r["Properties"];
+        let mut roles: Vec<&Value> = p["Roles"].as_array().into_iter().flatten().collect();
+        roles.push(&p["RoleName"]);
+        for role in roles {
+            let name = role["!Ref"].as_str().or(role.as_str()).unwrap_or_default();
+            assert!(
+                !function_roles.contains(name),
+                "{id} ({ty}) is attached to the function role {name}"
+            );
+        }
+    }
+    // notify's Deny of topic publishing is unconditional (a Condition would let some
+    // requests through).
+    let notify = function(&t, "notify");
+    let denies: Vec<Value> = statements("notify", notify)
+        .into_iter()
+        .filter(|s| s["Effect"] == "Deny")
+        .collect();
+    assert_eq!(denies.len(), 1, "{denies:?}");
+    let keys: BTreeSet<&str> = denies[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        BTreeSet::from(["Action", "Effect", "Resource", "Sid"]),
+        "notify's Deny has no Condition: {}",
+        denies[0]
+    );
+}
+
+#[test]
+fn only_the_events_topic_may_send_to_the_consumer_queues() {
+    let t = template();
+    let r = resources(&t);
+    // The queues the topic delivers to: the subscribed consumer queues and the delivery DLQ
+    // of the subscriptions.
+    let mut targets = BTreeSet::new();
+    for (_, s) in of_type(&t, "AWS::SNS::Subscription") {
+        let p = &s["Properties"];
+        if p["TopicArn"] != json!({"!Ref": "EventsTopic"}) {
+            continue;
+        }
+        for arn in [&p["Endpoint"], &p["RedrivePolicy"]["deadLetterTargetArn"]] {
+            let queue = arn["!GetAtt"].as_str().and_then(|a| a.strip_suffix(".Arn"));
+            targets.insert(queue.expect("!GetAtt <Queue>.Arn").to_string());
+        }
+    }
+    let policies: Vec<(&String, &Value)> = of_type(&t, "AWS::SQS::QueuePolicy");
+    let on_targets: Vec<&(&String, &Value)> = policies
+        .iter()
+        .filter(|(_, p)| {
+            strings_of_refs(&p["Properties"]["Queues"])
+                .iter()
+                .any(|q| targets.contains(q))
+        })
+        .collect();
+    assert_eq!(
+        on_targets.len(),
+        1,
+        "one queue policy for the topic's queues"
+    );
+    let (id, policy) = on_targets[0];
+    let p = &policy["Properties"];
+    assert_eq!(
+        strings_of_refs(&p["Queues"]),
+        targets,
+        "{id}: exactly the topic's queues"
+    );
+    let statements = p["PolicyDocument"]["Statement"]
+        .as_array()
+        .expect("Statement");
+    assert_eq!(statements.len(), 1, "{id}: one statement");
+    let s = &statements[0];
+    let resources_named: BTreeSet<String> = s["Resource"]
+        .as_array()
+        .expect("a list of queue ARNs")
+        .iter()
+        .map(|a| {
+            a["!GetAtt"]
+                .as_str()
+                .and_then(|a| a.strip_suffix(".Arn"))
+                .unwrap_or_else(|| panic!("{id}: Resource {a}"))
+                .to_string()
+        })
+        .collect();
+    let keys: BTreeSet<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
+    assert!(
+        keys.is_subset(&BTreeSet::from([
+            "Sid",
+            "Effect",
+            "Principal",
+            "Action",
+            "Resource",
+            "Condition"
+        ])),
+        "{id}: {s}"
+    );
+    assert_eq!(s["Effect"], "Allow", "{id}");
+    assert_eq!(
+        s["Principal"],
+        json!({"Service": "sns.amazonaws.com"}),
+        "{id}"
+    );
+    assert_eq!(strings(&s["Action"]), ["sqs:SendMessage"], "{id}");
+    assert_eq!(resources_named, targets, "{id}: to the topic's queues only");
+    assert_eq!(
+        s["Condition"],
+        json!({"ArnEquals": {"aws:SourceArn": {"!Ref": "EventsTopic"}}}),
+        "{id}: from the events topic only"
+    );
+    assert!(r.contains_key("EventsTopic"));
+}
+
+/// `[!Ref A, !Ref B]` as `{A, B}`.
+fn strings_of_refs(v: &Value) -> BTreeSet<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|q| q["!Ref"].as_str().expect("!Ref <Queue>").to_string())
+        .collect()
+}
+
+#[test]
+fn the_pipe_role_reads_the_stream_and_publishes_to_the_topic_and_nothing_else() {
+    let t = template();
+    let r = resources(&t);
+    let pipe = &r["OutboxPipe"]["Properties"];
+    assert_eq!(pipe["RoleArn"], json!({"!GetAtt": "PipeRole.Arn"}));
+    let dlq = &pipe["SourceParameters"]["DynamoDBStreamParameters"]["DeadLetterConfig"]["Arn"];
+    let logs = &pipe["LogConfiguration"]["CloudwatchLogsLogDestination"]["LogGroupArn"];
+    let role = &r["PipeRole"]["Properties"];
+    // Trusted by EventBridge Pipes only, for this account.
+    let trust = role["AssumeRolePolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap();
+    assert_eq!(trust.len(), 1);
+    assert_eq!(
+        trust[0]["Principal"],
+        json!({"Service": "pipes.amazonaws.com"})
+    );
+    assert_eq!(strings(&trust[0]["Action"]), ["sts:AssumeRole"]);
+    assert_eq!(
+        trust[0]["Condition"]["StringEquals"]["aws:SourceAccount"],
+        json!({"!Ref": "AWS::AccountId"})
+    );
+    for absent in ["ManagedPolicyArns", "PermissionsBoundary"] {
+        assert!(role[absent].is_null(), "PipeRole: {absent}");
+    }
+    let policies = role["Policies"].as_array().expect("Policies");
+    assert_eq!(policies.len(), 1, "PipeRole: one inline policy");
+    // Its statements, exactly: (effect, actions, resource).
+    let got: BTreeSet<(String, BTreeSet<String>, String)> =
+        policies[0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let keys: BTreeSet<&str> =
+                    s.as_object().unwrap().keys().map(String::as_str).collect();
+                assert!(
+                    keys.is_subset(&BTreeSet::from(["Sid", "Effect", "Action", "Resource"])),
+                    "PipeRole: {s}"
+                );
+                (
+                    s["Effect"].as_str().unwrap().to_string(),
+                    strings(&s["Action"]).into_iter().collect(),
+                    s["Resource"].to_string(),
+                )
+            })
+            .collect();
+    let allow = |actions: &[&str], resource: &Value| {
+        (
+            "Allow".to_string(),
+            actions
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<BTreeSet<_>>(),
+            resource.to_string(),
+        )
+    };
+    let want = BTreeSet::from([
+        allow(
+            &[
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+            ],
+            &json!({"!GetAtt": "Table.StreamArn"}),
+        ),
+        // ListStreams has no resource type: "*" is the only Resource IAM takes for it.
+        allow(&["dynamodb:ListStreams"], &json!("*")),
+        allow(&["sns:Publish"], &json!({"!Ref": "EventsTopic"})),
+        allow(&["sqs:SendMessage"], dlq),
+        allow(&["logs:CreateLogStream", "logs:PutLogEvents"], logs),
+    ]);
+    assert_eq!(got, want, "PipeRole's statements");
+    assert_eq!(dlq, &json!({"!GetAtt": "PipeDeadLetterQueue.Arn"}));
+    assert_eq!(logs, &json!({"!GetAtt": "PipeLogs.Arn"}));
+}
+
+#[test]
+fn the_transport_is_switched_on_and_retries_a_sane_number_of_times() {
+    let t = template();
+    let r = resources(&t);
+    let pipe = &r["OutboxPipe"]["Properties"];
+    // RUNNING, from the oldest record the stream holds (nothing committed before the pipe
+    // existed, or while it was being replaced, is skipped).
+    assert_eq!(pipe["DesiredState"], "RUNNING");
+    assert_eq!(
+        pipe["SourceParameters"]["DynamoDBStreamParameters"]["StartingPosition"],
+        "TRIM_HORIZON"
+    );
+    for (id, m) in of_type(&t, "AWS::Lambda::EventSourceMapping") {
+        let enabled = &m["Properties"]["Enabled"];
+        assert!(
+            enabled.is_null() || enabled == &json!(true),
+            "{id}: Enabled {enabled}"
+        );
+    }
+    // A failing event is retried a few times, then set aside: not at once (a transient
+    // conflict would dead-letter it), not for ever.
+    for (id, q) in of_type(&t, "AWS::SQS::Queue") {
+        let redrive = &q["Properties"]["RedrivePolicy"];
+        if redrive.is_null() {
+            continue;
+        }
+        let n = redrive["maxReceiveCount"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{id}: maxReceiveCount"));
+        assert!((3..=10).contains(&n), "{id}: maxReceiveCount {n}");
+    }
+    // notify's retry of failed SMS runs.
+    let schedule = &function(&t, "notify")["Properties"]["Events"]["RetryFailedSms"]["Properties"];
+    let enabled = &schedule["Enabled"];
+    assert!(
+        enabled.is_null() || enabled == &json!(true),
+        "RetryFailedSms: Enabled {enabled}"
+    );
+    let state = &schedule["State"];
+    assert!(
+        state.is_null() || state == "ENABLED",
+        "RetryFailedSms: State {state}"
+    );
+}
+
+#[test]
+fn the_authorizer_trusts_the_stacks_user_pool_and_asks_for_no_scopes() {
+    let t = template();
+    let r = resources(&t);
+    let api = &r["Api"]["Properties"];
+    let jwt = &api["Auth"]["Authorizers"]["CognitoIdToken"];
+    assert_eq!(
+        jwt["JwtConfiguration"]["issuer"],
+        json!({"!Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}"}),
+        "the issuer is this stack's user pool"
+    );
+    assert_eq!(jwt["IdentitySource"], "$request.header.Authorization");
+    // ID tokens carry no scopes: a scope requirement anywhere would refuse every caller.
+    assert!(
+        jwt["AuthorizationScopes"].is_null(),
+        "the authorizer: AuthorizationScopes"
+    );
+    for (binary, _) in FUNCTIONS {
+        if let Some(events) = function(&t, binary)["Properties"]["Events"].as_object() {
+            for (name, e) in events {
+                assert!(
+                    e["Properties"]["Auth"]["AuthorizationScopes"].is_null(),
+                    "{binary} {name}: AuthorizationScopes"
+                );
+            }
+        }
+    }
+    // The $default stage: no stage prefix in the paths the functions route (and the alarm's
+    // Stage dimension).
+    let stage = &api["StageName"];
+    assert!(
+        stage.is_null() || stage == "$default",
+        "a named StageName: {stage}"
+    );
 }

@@ -463,6 +463,16 @@ pub mod lambda {
         Port::Contacts,
     ];
 
+    /// The environment its cold start reads (`main.rs`: `basoka_lambda::connect`): the
+    /// template sets exactly these for it (the drift test checks).
+    pub const ENVIRONMENT: &[&str] = &[
+        "BASOKA_TABLE",
+        "BASOKA_HASH_KEY",
+        "BASOKA_IDEMPOTENCY_TTL_HOURS",
+        "BASOKA_OUTBOX_TTL_DAYS",
+        "RUST_LOG",
+    ];
+
     pub fn function(aws: &AwsAdapters) -> Function {
         let deps = Arc::new(aws.fulfil_deps());
         let routes: axum::Router = super::router().with_state(deps.clone()).into();

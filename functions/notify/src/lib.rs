@@ -42,6 +42,20 @@ pub mod lambda {
         Port::Sms,
     ];
 
+    /// The environment its cold start reads (`main.rs`: `basoka_lambda::connect` and
+    /// `settings::notify_config`), minus the TTLs of records it never writes (idempotency
+    /// records, outbox events): the template sets exactly these for it (the drift test
+    /// checks).
+    pub const ENVIRONMENT: &[&str] = &[
+        "BASOKA_TABLE",
+        "BASOKA_HASH_KEY",
+        "BASOKA_SMS_SENDER_ID",
+        "BASOKA_DINAS_PHONE",
+        "BASOKA_GUDANG_PHONE",
+        "BASOKA_SMS_MAX_ATTEMPTS",
+        "RUST_LOG",
+    ];
+
     pub fn function(aws: &AwsAdapters, config: NotifyConfig) -> Function {
         let deps = Arc::new(aws.notify_deps(config));
         let retry = deps.clone();

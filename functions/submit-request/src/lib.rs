@@ -332,6 +332,18 @@ pub mod lambda {
         Port::Contacts,
     ];
 
+    /// The environment its cold start reads (`main.rs`: `basoka_lambda::connect` and
+    /// `settings::policy`): the template sets exactly these for it (the drift test checks).
+    pub const ENVIRONMENT: &[&str] = &[
+        "BASOKA_TABLE",
+        "BASOKA_HASH_KEY",
+        "BASOKA_IDEMPOTENCY_TTL_HOURS",
+        "BASOKA_OUTBOX_TTL_DAYS",
+        "BASOKA_TARGET_MAX_DESIL",
+        "BASOKA_COOLDOWN_DAYS",
+        "RUST_LOG",
+    ];
+
     /// The function over `aws`: its routes, plus health, the OpenAPI document and the
     /// kelurahan list; and, as the target of the HTTP API's `$default` route, the problem+json
     /// 404 / 405 for every request no route matches (`infra/template.yaml`).

@@ -163,6 +163,18 @@ pub mod lambda {
         Port::Contacts,
     ];
 
+    /// The environment its cold start reads (`main.rs`: `basoka_lambda::connect` and
+    /// `settings::policy`), minus the idempotency TTL (it writes no idempotency record): the
+    /// template sets exactly these for it (the drift test checks).
+    pub const ENVIRONMENT: &[&str] = &[
+        "BASOKA_TABLE",
+        "BASOKA_HASH_KEY",
+        "BASOKA_OUTBOX_TTL_DAYS",
+        "BASOKA_TARGET_MAX_DESIL",
+        "BASOKA_COOLDOWN_DAYS",
+        "RUST_LOG",
+    ];
+
     pub fn function(aws: &AwsAdapters, policy: Policy) -> Function {
         let deps = Arc::new(aws.request_deps(policy));
         let routes: axum::Router = super::router().with_state(deps).into();
