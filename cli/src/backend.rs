@@ -72,10 +72,11 @@ impl StoreArgs {
     /// `BASOKA_SMS_SENDER_ID`; `serve --sms-sender-id` overrides it).
     pub fn aws_config(&self, data_dir: &Path) -> Result<AwsConfig, String> {
         let emulator = self.emulator();
-        let hash_key = match (std::env::var("BASOKA_HASH_KEY"), emulator) {
-            (Ok(k), _) => k,
-            (Err(_), Some(_)) => datadir::emulator_hash_key(data_dir)?,
-            (Err(_), None) => {
+        // Read exactly as the functions read it (trimmed), or the CLI's keys would differ.
+        let hash_key = match (basoka_aws::config::hash_key_from_env(), emulator) {
+            (Some(k), _) => k,
+            (None, Some(_)) => datadir::emulator_hash_key(data_dir)?,
+            (None, None) => {
                 return Err(
                     "BASOKA_HASH_KEY is not set: against AWS the NIK/KK hash key comes from \
                      the environment (the stack's secret; see docs/deploy.md)"

@@ -114,10 +114,23 @@ fn number(name: &'static str, default: u64) -> Result<u64, ConfigError> {
     }
 }
 
+/// A hash key as read from the environment: trimmed (a pasted secret often carries a
+/// newline), and none when empty.
+fn hash_key_of(raw: Option<String>) -> Option<String> {
+    raw.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+/// `BASOKA_HASH_KEY` exactly as every reader takes it: the functions' cold start
+/// ([`AwsConfig::from_env`]) and the `basoka` CLI. Two readers that disagreed on a space would
+/// hash every NIK to other keys, silently (docs/deploy.md, section 11).
+pub fn hash_key_from_env() -> Option<String> {
+    hash_key_of(std::env::var("BASOKA_HASH_KEY").ok())
+}
+
 impl AwsConfig {
     /// Reads the variables in the module documentation.
     pub fn from_env() -> Result<AwsConfig, ConfigError> {
-        let hash_key = var("BASOKA_HASH_KEY").ok_or(ConfigError::Missing("BASOKA_HASH_KEY"))?;
+        let hash_key = hash_key_from_env().ok_or(ConfigError::Missing("BASOKA_HASH_KEY"))?;
         let table = var("BASOKA_TABLE").unwrap_or_else(|| DEFAULT_TABLE.to_string());
         AwsConfig::from_env_with(&table, &hash_key)
     }
@@ -268,5 +281,15 @@ mod tests {
         c.sms_sender_id = None;
         c.table = "bad table".into();
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn the_hash_key_is_trimmed_the_same_for_every_reader() {
+        assert_eq!(
+            hash_key_of(Some("  secret-0123456789abcdef0123456789\n".into())),
+            Some("secret-0123456789abcdef0123456789".into())
+        );
+        assert_eq!(hash_key_of(Some(" \t\n".into())), None);
+        assert_eq!(hash_key_of(None), None);
     }
 }

@@ -3,7 +3,7 @@
 //! which **stream records** the pipe publishes ([`stream_record_to_message`]) and the event a
 //! consumer takes out of one ([`outbox_event`]). The same conformance suite as the embedded adapter runs
 //! against it on moto (`tests/conformance.rs`). The full design, with one row per access
-//! pattern, is `docs/dynamodb.md`; this is its summary.
+//! pattern and the operation it uses, is `docs/dynamodb.md`; this is its summary.
 //!
 //! # Configuration ([`config`])
 //!
