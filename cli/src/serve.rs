@@ -137,6 +137,22 @@ fn request_clock() -> Result<Arc<dyn Clock>, String> {
     }
 }
 
+/// How often the runner sweeps the notification log (failed SMS, claims whose sender
+/// stopped): every 30 s, unless `BASOKA_TEST_SMS_RETRY_SECONDS` holds a whole number of
+/// seconds. That variable is a test seam, not a setting: the black-box tests use it to see a
+/// staff SMS go out soon after the staff member's number becomes known.
+fn sms_retry_every() -> Result<std::time::Duration, String> {
+    match std::env::var("BASOKA_TEST_SMS_RETRY_SECONDS") {
+        Ok(n) if !n.trim().is_empty() => match n.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(std::time::Duration::from_secs(n)),
+            _ => Err(format!(
+                "BASOKA_TEST_SMS_RETRY_SECONDS is not a positive whole number of seconds: {n}"
+            )),
+        },
+        _ => Ok(std::time::Duration::from_secs(30)),
+    }
+}
+
 /// The settings both backends share.
 struct Settings {
     policy: Policy,
@@ -313,6 +329,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
     };
     // The port first: a port in use must stop the start before anything is created, seeded
     // or delivered.
+    let retry_every = sms_retry_every()?;
     let listener = std::net::TcpListener::bind(SocketAddr::new(args.host, args.port))
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
         .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
@@ -370,7 +387,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
             tasks.push(tokio::spawn(async move {
                 loop {
                     tokio::select! {
-                        _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => {},
+                        _ = tokio::time::sleep(retry_every) => {},
                         _ = stop.changed() => break,
                     }
                     match retry().await {

@@ -2,12 +2,26 @@
 //! each (event, recipient) once however often the event arrives, and keeping a notification
 //! log with every outcome. A failed send is retried and recorded as failed, never as sent, and
 //! never blocks the workflow: the handler always finishes, the retry sweep tries again later.
+//!
+//! Once per (event, recipient), even when two deliveries of one event run at the same time:
+//! a sender first *claims* the record (insert if absent), and the claim is a lease of
+//! [`CLAIM_LEASE`]. Whoever finds a fresh claim of someone else leaves that SMS alone (the
+//! event is not failed for it). A claim older than the lease belongs to a sender that stopped
+//! before recording the outcome: the retry sweep (or a later delivery) takes it over, and so
+//! a failed record, only by a conditional write on the record as it read it
+//! ([`NotificationLog::replace`]), so that of several takers exactly one sends. Each lease
+//! counts as an attempt, and the outcome is recorded only while the lease is still held.
+//!
+//! A staff member (the surveyor of an assignment, the kelurahan staff who submitted a request)
+//! is a recipient by user id ([`Recipient::Staff`]), their number looked up in the [`Directory`]
+//! at each attempt: while no number is known the record stays failed with
+//! [`NO_PHONE_YET`], and the retry sweep sends it once the number becomes known.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use utoipa::ToSchema;
 
 use crate::error::AppError;
@@ -16,6 +30,19 @@ use crate::ports::{Clock, RequestStore, StoreError};
 use crate::request::{AidRequest, Delivery};
 use crate::sms::{Message, SmsText, render};
 use crate::{KelurahanCode, Phone};
+
+/// How long a claim keeps every other sender off its (event, recipient): longer than any send
+/// can take (the notify function stops after 60 s; a local send is a line in a file), short
+/// enough that the retry sweep (every 5 minutes on AWS, 30 s locally) soon takes over a claim
+/// whose sender died.
+pub const CLAIM_LEASE: TimeDelta = TimeDelta::minutes(3);
+
+/// Why a staff member's SMS is not sent: their number is not in the directory yet.
+pub const NO_PHONE_YET: &str = "no phone number known yet";
+
+/// Why a claim at the last attempt was given up: its sender stopped before recording the
+/// outcome (whether the SMS went out is unknown).
+pub const SENDER_STOPPED: &str = "no outcome recorded: the sender stopped";
 
 /// Sends one SMS. Locally: a line in the data folder's outbox file; on AWS: SNS `Publish`.
 #[async_trait]
@@ -30,10 +57,67 @@ pub trait Directory: Send + Sync {
     async fn phone_of(&self, sub: &str) -> Result<Option<Phone>, StoreError>;
 }
 
+/// Who an SMS is for, as the notification log keys it (with the event id).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Recipient {
+    /// A number given with the request or the configuration: an office (Dinas duty,
+    /// warehouse), the PSM, the household.
+    Phone(Phone),
+    /// A staff member by user id (`sub`): their number is looked up in the [`Directory`] at
+    /// each attempt, so that their SMS waits in the log until the number is known.
+    Staff(String),
+}
+
+impl Recipient {
+    const STAFF: &'static str = "staff:";
+
+    /// The stored key: E.164 (`+6281234567890`) for a number, `staff:<sub>` for staff (a
+    /// number never starts with `s`, so the two never meet).
+    pub fn key(&self) -> String {
+        match self {
+            Recipient::Phone(p) => p.as_str().to_string(),
+            Recipient::Staff(sub) => format!("{}{sub}", Recipient::STAFF),
+        }
+    }
+
+    /// Reads a stored key back.
+    pub fn from_key(key: &str) -> Result<Recipient, String> {
+        match key.strip_prefix(Recipient::STAFF) {
+            Some("") => Err("a staff recipient without a user id".into()),
+            Some(sub) => Ok(Recipient::Staff(sub.to_string())),
+            None => Phone::parse(key)
+                .map(Recipient::Phone)
+                .map_err(|e| format!("a recipient that is neither staff nor a number: {}", e.code)),
+        }
+    }
+
+    /// For logs and lists: the number masked (`+62812****7890`), or the staff user id.
+    pub fn shown(&self) -> String {
+        match self {
+            Recipient::Phone(p) => p.masked(),
+            Recipient::Staff(sub) => format!("{}{sub}", Recipient::STAFF),
+        }
+    }
+}
+
+impl Serialize for Recipient {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.key())
+    }
+}
+
+impl<'de> Deserialize<'de> for Recipient {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let key = String::deserialize(d)?;
+        Recipient::from_key(&key).map_err(serde::de::Error::custom)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NotificationStatus {
-    /// Claimed by a sender that has not reported back (yet).
+    /// Claimed by a sender that has not recorded the outcome (yet): a lease of
+    /// [`CLAIM_LEASE`] from `updated_at`.
     Pending,
     Sent,
     Failed,
@@ -49,17 +133,25 @@ impl NotificationStatus {
     }
 }
 
-/// One (event, recipient) in the notification log.
+/// One (event, recipient) in the notification log: what (event type and text), to whom,
+/// the outcome, the attempts so far and the last error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct NotificationRecord {
     pub event_id: String,
     pub event_type: String,
-    /// E.164.
-    pub recipient: String,
+    /// With `event_id`, the record's key: `+62…` or `staff:<sub>` (see [`Recipient::key`]).
+    #[schema(value_type = String)]
+    pub recipient: Recipient,
+    /// The number the last attempt used (for staff, as the directory gave it); none while no
+    /// number is known. (Records written before staff recipients existed lack it.)
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Phone>,
     /// Why this person is told: `dinas`, `surveyor`, `kelurahan`, `psm`, `household`, `gudang`.
     pub audience: String,
     pub text: String,
     pub status: NotificationStatus,
+    /// Leases taken so far: each claim or take-over is one attempt, whatever its outcome.
     pub attempts: u32,
     pub provider_id: Option<String>,
     pub last_error: Option<String>,
@@ -67,21 +159,47 @@ pub struct NotificationRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+impl NotificationRecord {
+    /// The number this record went (or goes) to, masked, else who it is for: for logs.
+    pub fn to_shown(&self) -> String {
+        match &self.phone {
+            Some(p) => p.masked(),
+            None => self.recipient.shown(),
+        }
+    }
+
+    /// A pending claim that is younger than [`CLAIM_LEASE`] at `now`: its sender is at work.
+    pub fn is_leased_at(&self, now: DateTime<Utc>) -> bool {
+        self.status == NotificationStatus::Pending && now - self.updated_at < CLAIM_LEASE
+    }
+}
+
 /// The notification log.
 #[async_trait]
 pub trait NotificationLog: Send + Sync {
-    /// Inserts `record` if no record exists for its (event, recipient) and returns `None`;
-    /// otherwise leaves the log unchanged and returns the existing record.
+    /// Inserts `record` (a pending claim, leased from its `updated_at`) if no record exists
+    /// for its (event, recipient) and returns `None`; otherwise leaves the log unchanged and
+    /// returns the existing record.
     async fn claim(
         &self,
         record: &NotificationRecord,
     ) -> Result<Option<NotificationRecord>, StoreError>;
-    /// Replaces the record of the same (event, recipient).
-    async fn put(&self, record: &NotificationRecord) -> Result<(), StoreError>;
-    /// Failed records with fewer than `max_attempts` attempts, oldest first.
+    /// Writes `next` over the record of the same (event, recipient) only if that record is
+    /// still as `current` shows it (the same `status` and `attempts`), in one conditional
+    /// write, and returns whether it did. Of several writers that read the same record,
+    /// exactly one replaces it; a record that has moved on, or does not exist, is left alone.
+    async fn replace(
+        &self,
+        current: &NotificationRecord,
+        next: &NotificationRecord,
+    ) -> Result<bool, StoreError>;
+    /// What the retry sweep looks at, least recently updated first, at most `limit`: failed
+    /// records with fewer than `max_attempts` attempts, and pending claims last updated
+    /// before `stale_before` (whatever their attempts: their sender stopped).
     async fn retryable(
         &self,
         max_attempts: u32,
+        stale_before: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<NotificationRecord>, StoreError>;
     /// Every record of an event.
@@ -110,10 +228,11 @@ pub struct NotifyDeps {
     pub config: NotifyConfig,
 }
 
-/// One SMS to write: to whom, why, and what.
+/// One SMS to write: to whom, at which number (if one is known), why, and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
-    pub to: Phone,
+    pub to: Recipient,
+    pub phone: Option<Phone>,
     pub audience: &'static str,
     pub text: SmsText,
 }
@@ -122,26 +241,50 @@ fn kelurahan_name(code: &str) -> &'static str {
     KelurahanCode::parse(code).map(|k| k.name()).unwrap_or("-")
 }
 
-/// A recipient of `event` has no known phone number, so no SMS goes to them: a warning for
-/// the operators, naming the event, the request code, the audience and (for staff) the user
-/// id whose number is missing; never a number, NIK, KK or name.
-fn no_phone(event: &Event, request: Option<&AidRequest>, audience: &'static str) {
-    let user = match (&event.kind, audience) {
-        (EventKind::SurveyAssigned { surveyor, .. }, "surveyor") => Some(surveyor.as_str()),
-        (_, "kelurahan") => request.map(|r| r.submitted_by.sub.as_str()),
-        _ => None,
+/// The number to send to: a number is its own; a staff member's is the directory's (the
+/// latest their login or `basoka token --phone` recorded), else `known` (e.g. the number the
+/// request carries for the staff who submitted it).
+async fn resolve(
+    deps: &NotifyDeps,
+    to: &Recipient,
+    known: Option<&Phone>,
+) -> Result<Option<Phone>, StoreError> {
+    Ok(match to {
+        Recipient::Phone(p) => Some(p.clone()),
+        Recipient::Staff(sub) => deps.directory.phone_of(sub).await?.or(known.cloned()),
+    })
+}
+
+/// A recipient and the number to send to, when there is one.
+type Target = (Option<Recipient>, Option<Phone>);
+
+/// A number given with the request or the configuration (none: nobody to tell).
+fn number(p: Option<&Phone>) -> Target {
+    (p.map(|p| Recipient::Phone(p.clone())), p.cloned())
+}
+
+/// A recipient of `event` has no known phone number, so no SMS goes to them (yet): a warning
+/// for the operators, naming the event, the request code, the audience and (for staff) the
+/// user id whose number is missing; never a number, NIK, KK or name.
+fn no_phone(event: &Event, to: Option<&Recipient>, audience: &str) {
+    let user = match to {
+        Some(Recipient::Staff(sub)) => sub.as_str(),
+        _ => "-",
     };
     tracing::warn!(
         event_id = %event.id.as_str(),
         event_type = event.type_name(),
         request = event.request.as_ref().map(|r| r.code.as_str()).unwrap_or("-"),
         audience,
-        user = user.unwrap_or("-"),
+        user,
         "SMS not sent: no phone number known for this recipient"
     );
 }
 
-/// Who is told what about `event` (the request as it is now, when the event is about one).
+/// Who is told what about `event` (the request as it is now, when the event is about one),
+/// with the number each goes to when one is known. A staff member without a known number is
+/// still a recipient (their SMS waits in the log); an office, PSM or household without a
+/// number is not (there is nobody to look up later), which the log warns of.
 pub async fn recipients(
     deps: &NotifyDeps,
     event: &Event,
@@ -149,19 +292,23 @@ pub async fn recipients(
 ) -> Result<Vec<Outgoing>, StoreError> {
     let at = event.occurred_at;
     let mut out = Vec::new();
-    let mut push = |to: Option<&Phone>, audience: &'static str, m: Message<'_>| {
-        if to.is_none() {
-            no_phone(event, request, audience);
-        }
-        if let Some(to) = to
-            && !out
-                .iter()
-                .any(|o: &Outgoing| &o.to == to && o.audience == audience)
-        {
+    let mut push = |(to, phone): Target, audience: &'static str, m: Message<'_>| {
+        let Some(to) = to else {
+            no_phone(event, None, audience);
+            return;
+        };
+        let text = render(&m);
+        // Once per recipient (the log's key), and one SMS per number and text: the staff
+        // who submitted a request may have given their own number for the PSM.
+        let twice = out.iter().any(|o: &Outgoing| {
+            o.to == to || (phone.is_some() && o.phone == phone && o.text == text)
+        });
+        if !twice {
             out.push(Outgoing {
-                to: to.clone(),
+                to,
+                phone,
                 audience,
-                text: render(&m),
+                text,
             });
         }
     };
@@ -173,11 +320,24 @@ pub async fn recipients(
         None => (String::new(), "-"),
     };
     let code = code.as_str();
-    let staff = request.and_then(|r| r.submitted_by.phone.as_ref());
-    let psm = request.and_then(|r| r.reported_by.phone.as_ref());
+    let dinas = || number(deps.config.dinas_duty.as_ref());
+    let gudang = || number(deps.config.gudang.as_ref());
+    let psm = || number(request.and_then(|r| r.reported_by.phone.as_ref()));
+    // The kelurahan staff who submitted the request, by user id; looked up only for the
+    // events that tell them.
+    let staff = async {
+        Ok::<Target, StoreError>(match request {
+            Some(r) => {
+                let to = Recipient::Staff(r.submitted_by.sub.clone());
+                let phone = resolve(deps, &to, r.submitted_by.phone.as_ref()).await?;
+                (Some(to), phone)
+            }
+            None => (None, None),
+        })
+    };
     match &event.kind {
         EventKind::RequestSubmitted { urgency, .. } => push(
-            deps.config.dinas_duty.as_ref(),
+            dinas(),
             "dinas",
             Message::Submitted {
                 code,
@@ -187,9 +347,10 @@ pub async fn recipients(
             },
         ),
         EventKind::SurveyAssigned { surveyor, due_at } => {
-            let phone = deps.directory.phone_of(surveyor).await?;
+            let to = Recipient::Staff(surveyor.clone());
+            let phone = resolve(deps, &to, None).await?;
             push(
-                phone.as_ref(),
+                (Some(to), phone),
                 "surveyor",
                 Message::SurveyAssigned {
                     code,
@@ -205,8 +366,8 @@ pub async fn recipients(
                 packages: *packages,
                 at,
             };
-            push(staff, "kelurahan", m.clone());
-            push(psm, "psm", m);
+            push(staff.await?, "kelurahan", m.clone());
+            push(psm(), "psm", m);
         }
         EventKind::RequestRejected {} => {
             let m = Message::Rejected {
@@ -214,11 +375,11 @@ pub async fn recipients(
                 kelurahan: kel,
                 at,
             };
-            push(staff, "kelurahan", m.clone());
-            push(psm, "psm", m);
+            push(staff.await?, "kelurahan", m.clone());
+            push(psm(), "psm", m);
         }
         EventKind::RequestWaitlisted { .. } => push(
-            deps.config.dinas_duty.as_ref(),
+            dinas(),
             "dinas",
             Message::Waitlisted {
                 code,
@@ -227,7 +388,7 @@ pub async fn recipients(
             },
         ),
         EventKind::RequestAllocated { .. } => push(
-            deps.config.gudang.as_ref(),
+            gudang(),
             "gudang",
             Message::Allocated {
                 code,
@@ -250,11 +411,11 @@ pub async fn recipients(
                     at,
                 },
             };
-            push(staff, "kelurahan", m);
+            push(staff.await?, "kelurahan", m);
             if *delivery == Delivery::Household {
                 let household = request.and_then(|r| r.household.phone.as_ref());
                 push(
-                    household,
+                    number(household),
                     "household",
                     Message::DispatchedToHousehold { code, at },
                 );
@@ -262,7 +423,7 @@ pub async fn recipients(
         }
         // When the household received it, not when the kelurahan got round to recording it.
         EventKind::RequestDelivered { received_at, .. } => push(
-            psm,
+            psm(),
             "psm",
             Message::Delivered {
                 code,
@@ -271,7 +432,7 @@ pub async fn recipients(
             },
         ),
         EventKind::RequestCancelled { .. } => push(
-            psm,
+            psm(),
             "psm",
             Message::Cancelled {
                 code,
@@ -286,7 +447,7 @@ pub async fn recipients(
             available,
             threshold,
         } => push(
-            deps.config.gudang.as_ref(),
+            gudang(),
             "gudang",
             Message::StockLow {
                 sku,
@@ -309,44 +470,74 @@ pub async fn recipients(
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NotifyReport {
     pub sent: usize,
+    /// Recorded as failed (the retry sweep tries again), a missing staff number included.
     pub failed: usize,
-    /// Already sent for this event before (a redelivery).
+    /// Already sent for this event before (a redelivery), or given up after the last attempt.
     pub skipped: usize,
+    /// Claimed by another delivery of the event that is sending it right now: left to it (or,
+    /// should it have died, to the retry sweep once its lease is over).
+    pub in_flight: usize,
 }
 
 /// The `notify` queue handler. Store failures are errors (the event is retried); send failures
-/// are not (they are logged as failed and retried by [`retry_failed`]).
+/// are not (they are logged as failed and retried by [`retry_failed`]), and neither is an SMS
+/// that another delivery of the same event is sending.
 pub async fn on_event(deps: &NotifyDeps, event: &Event) -> Result<NotifyReport, AppError> {
     let request = match event.request_id() {
         Some(id) => deps.requests.get(id).await?,
         None => None,
     };
+    let max = deps.config.max_attempts.max(1);
     let mut report = NotifyReport::default();
     for o in recipients(deps, event, request.as_ref()).await? {
         let now = deps.clock.now();
-        let record = NotificationRecord {
+        let claim = NotificationRecord {
             event_id: event.id.as_str().to_string(),
             event_type: event.type_name().to_string(),
-            recipient: o.to.as_str().to_string(),
+            recipient: o.to.clone(),
+            phone: o.phone.clone(),
             audience: o.audience.to_string(),
             text: o.text.as_str().to_string(),
             status: NotificationStatus::Pending,
-            attempts: 0,
+            attempts: 1,
             provider_id: None,
             last_error: None,
             created_at: now,
             updated_at: now,
         };
-        let record = match deps.log.claim(&record).await? {
-            None => record,
-            Some(existing) if existing.status == NotificationStatus::Sent => {
-                report.skipped += 1;
-                continue;
-            }
-            // Failed earlier, or claimed by a sender that died before reporting: try again.
-            Some(existing) => existing,
+        let lease = match deps.log.claim(&claim).await? {
+            None => claim,
+            Some(existing) => match existing.status {
+                NotificationStatus::Sent => {
+                    report.skipped += 1;
+                    continue;
+                }
+                NotificationStatus::Pending if existing.is_leased_at(now) => {
+                    report.in_flight += 1;
+                    continue;
+                }
+                _ if existing.attempts >= max => {
+                    if existing.status == NotificationStatus::Pending {
+                        give_up(deps, &existing).await?;
+                    }
+                    report.skipped += 1;
+                    continue;
+                }
+                // Failed earlier, or claimed by a sender that died: take it over, if nobody
+                // else does first.
+                _ => match take_over(deps, &existing, o.phone.clone()).await? {
+                    Some(lease) => lease,
+                    None => {
+                        report.in_flight += 1;
+                        continue;
+                    }
+                },
+            },
         };
-        if attempt(deps, record).await? {
+        if o.phone.is_none() {
+            no_phone(event, Some(&o.to), o.audience);
+        }
+        if attempt(deps, lease, o.phone).await? {
             report.sent += 1;
         } else {
             report.failed += 1;
@@ -355,39 +546,118 @@ pub async fn on_event(deps: &NotifyDeps, event: &Event) -> Result<NotifyReport, 
     Ok(report)
 }
 
-/// Sends one logged SMS once and records the outcome. `Ok(true)` when sent.
-async fn attempt(deps: &NotifyDeps, mut record: NotificationRecord) -> Result<bool, AppError> {
-    let to = Phone::parse(&record.recipient).map_err(|e| AppError::Unavailable(e.to_string()))?;
-    let text = SmsText::fit(&record.text);
-    record.attempts += 1;
-    let result = deps.sender.send(&to, &text).await;
-    record.updated_at = deps.clock.now();
+/// Leases `current` (failed, or a claim whose lease is over) to this sender: one more
+/// attempt, by a conditional write. `None` when another sender took it first.
+async fn take_over(
+    deps: &NotifyDeps,
+    current: &NotificationRecord,
+    phone: Option<Phone>,
+) -> Result<Option<NotificationRecord>, AppError> {
+    let lease = NotificationRecord {
+        status: NotificationStatus::Pending,
+        attempts: current.attempts + 1,
+        phone: phone.or_else(|| current.phone.clone()),
+        updated_at: deps.clock.now(),
+        ..current.clone()
+    };
+    Ok(deps.log.replace(current, &lease).await?.then_some(lease))
+}
+
+/// A claim at the last attempt whose sender stopped: recorded as failed, not sent again.
+async fn give_up(deps: &NotifyDeps, current: &NotificationRecord) -> Result<(), AppError> {
+    let failed = NotificationRecord {
+        status: NotificationStatus::Failed,
+        last_error: Some(SENDER_STOPPED.into()),
+        updated_at: deps.clock.now(),
+        ..current.clone()
+    };
+    if deps.log.replace(current, &failed).await? {
+        tracing::warn!(
+            event_id = %failed.event_id,
+            event_type = %failed.event_type,
+            audience = %failed.audience,
+            to = %failed.to_shown(),
+            attempts = failed.attempts,
+            "SMS given up: its last sender stopped before recording the outcome"
+        );
+    }
+    Ok(())
+}
+
+/// Sends the SMS of `lease` (a record this sender holds) to `phone` and records the outcome,
+/// while the lease is still held. No number: failed, [`NO_PHONE_YET`]. `Ok(true)` when sent.
+async fn attempt(
+    deps: &NotifyDeps,
+    lease: NotificationRecord,
+    phone: Option<Phone>,
+) -> Result<bool, AppError> {
+    let mut outcome = lease.clone();
+    outcome.phone = phone.clone();
+    let result = match &phone {
+        Some(to) => deps.sender.send(to, &SmsText::fit(&lease.text)).await,
+        None => Err(NO_PHONE_YET.to_string()),
+    };
+    outcome.updated_at = deps.clock.now();
     let sent = match result {
         Ok(id) => {
-            record.status = NotificationStatus::Sent;
-            record.provider_id = Some(id);
-            record.last_error = None;
+            outcome.status = NotificationStatus::Sent;
+            outcome.provider_id = Some(id);
+            outcome.last_error = None;
             true
         }
         Err(e) => {
-            record.status = NotificationStatus::Failed;
-            record.last_error = Some(e);
+            outcome.status = NotificationStatus::Failed;
+            outcome.last_error = Some(e);
             false
         }
     };
-    deps.log.put(&record).await?;
+    if !deps.log.replace(&lease, &outcome).await? {
+        // Only after a send that outlived its lease (longer than any send should take).
+        tracing::warn!(
+            event_id = %outcome.event_id,
+            to = %outcome.to_shown(),
+            status = outcome.status.as_str(),
+            "SMS outcome not recorded: another sender took this SMS over meanwhile"
+        );
+    } else if !sent {
+        tracing::warn!(
+            event_id = %outcome.event_id,
+            event_type = %outcome.event_type,
+            audience = %outcome.audience,
+            to = %outcome.to_shown(),
+            attempts = outcome.attempts,
+            max_attempts = deps.config.max_attempts.max(1),
+            error = outcome.last_error.as_deref().unwrap_or("-"),
+            "SMS not sent"
+        );
+    }
     Ok(sent)
 }
 
-/// Tries the failed SMS again (each up to `max_attempts` in all). Returns how many were sent.
+/// Tries the failed SMS again (each up to `max_attempts` in all), staff numbers looked up
+/// again, and takes over claims whose sender stopped. Returns how many were sent.
 pub async fn retry_failed(deps: &NotifyDeps, limit: usize) -> Result<usize, AppError> {
+    let max = deps.config.max_attempts.max(1);
+    let now = deps.clock.now();
     let mut sent = 0;
-    for record in deps
-        .log
-        .retryable(deps.config.max_attempts.max(1), limit)
-        .await?
-    {
-        if attempt(deps, record).await? {
+    for record in deps.log.retryable(max, now - CLAIM_LEASE, limit).await? {
+        // The list may be a moment behind the records (DynamoDB's index): the conditional
+        // take-over settles who sends; these only spare a write.
+        match record.status {
+            NotificationStatus::Sent => continue,
+            NotificationStatus::Pending if record.is_leased_at(now) => continue,
+            NotificationStatus::Pending if record.attempts >= max => {
+                give_up(deps, &record).await?;
+                continue;
+            }
+            _ if record.attempts >= max => continue,
+            _ => {}
+        }
+        let phone = resolve(deps, &record.recipient, record.phone.as_ref()).await?;
+        let Some(lease) = take_over(deps, &record, phone.clone()).await? else {
+            continue;
+        };
+        if attempt(deps, lease, phone).await? {
             sent += 1;
         }
     }
@@ -402,7 +672,7 @@ mod tests {
     use super::*;
     use crate::events::{EventKind, RequestRef};
     use crate::ids::{EventId, RequestCode, RequestId};
-    use crate::ports::{ListQuery, NewRequest, Page, SystemClock};
+    use crate::ports::{ListQuery, NewRequest, Page};
     use crate::request::{ActorRef, HistoryEntry};
     use crate::{Kk, Nik};
 
@@ -443,17 +713,33 @@ mod tests {
         }
     }
 
-    struct Phones(HashMap<String, Phone>);
+    /// The staff directory; a number can be added later (`basoka token --phone`, a login).
+    struct Phones(Mutex<HashMap<String, Phone>>);
+
+    impl Phones {
+        fn add(&self, sub: &str, phone: &str) {
+            self.0
+                .lock()
+                .unwrap()
+                .insert(sub.to_string(), Phone::parse(phone).unwrap());
+        }
+    }
 
     #[async_trait]
     impl Directory for Phones {
         async fn phone_of(&self, sub: &str) -> Result<Option<Phone>, StoreError> {
-            Ok(self.0.get(sub).cloned())
+            Ok(self.0.lock().unwrap().get(sub).cloned())
         }
     }
 
+    /// The log as the adapters keep it: one record per (event, recipient key), the claim an
+    /// insert if absent, `replace` a compare-and-set on (status, attempts).
     #[derive(Default)]
     struct MemLog(Mutex<Vec<NotificationRecord>>);
+
+    fn same_key(a: &NotificationRecord, b: &NotificationRecord) -> bool {
+        a.event_id == b.event_id && a.recipient == b.recipient
+    }
 
     #[async_trait]
     impl NotificationLog for MemLog {
@@ -462,10 +748,7 @@ mod tests {
             r: &NotificationRecord,
         ) -> Result<Option<NotificationRecord>, StoreError> {
             let mut v = self.0.lock().unwrap();
-            match v
-                .iter()
-                .find(|x| x.event_id == r.event_id && x.recipient == r.recipient)
-            {
+            match v.iter().find(|x| same_key(x, r)) {
                 Some(x) => Ok(Some(x.clone())),
                 None => {
                     v.push(r.clone());
@@ -473,23 +756,42 @@ mod tests {
                 }
             }
         }
-        async fn put(&self, r: &NotificationRecord) -> Result<(), StoreError> {
+        async fn replace(
+            &self,
+            current: &NotificationRecord,
+            next: &NotificationRecord,
+        ) -> Result<bool, StoreError> {
+            assert!(same_key(current, next), "replace keeps the key");
             let mut v = self.0.lock().unwrap();
-            v.retain(|x| !(x.event_id == r.event_id && x.recipient == r.recipient));
-            v.push(r.clone());
-            Ok(())
+            match v.iter_mut().find(|x| same_key(x, current)) {
+                Some(x) if x.status == current.status && x.attempts == current.attempts => {
+                    *x = next.clone();
+                    Ok(true)
+                }
+                _ => Ok(false),
+            }
         }
         async fn retryable(
             &self,
             max: u32,
+            stale_before: DateTime<Utc>,
             limit: usize,
         ) -> Result<Vec<NotificationRecord>, StoreError> {
-            let v = self.0.lock().unwrap();
-            Ok(v.iter()
-                .filter(|x| x.status == NotificationStatus::Failed && x.attempts < max)
-                .take(limit)
+            let mut v: Vec<_> = self
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|x| match x.status {
+                    NotificationStatus::Failed => x.attempts < max,
+                    NotificationStatus::Pending => x.updated_at < stale_before,
+                    NotificationStatus::Sent => false,
+                })
                 .cloned()
-                .collect())
+                .collect();
+            v.sort_by_key(|x| x.updated_at);
+            v.truncate(limit);
+            Ok(v)
         }
         async fn for_event(&self, id: &str) -> Result<Vec<NotificationRecord>, StoreError> {
             Ok(self
@@ -503,16 +805,36 @@ mod tests {
         }
     }
 
-    /// Records what it sends; fails while `failing` is set.
+    /// A clock the test moves.
+    struct TestClock(Mutex<DateTime<Utc>>);
+
+    impl TestClock {
+        fn advance(&self, by: TimeDelta) {
+            *self.0.lock().unwrap() += by;
+        }
+    }
+
+    impl Clock for TestClock {
+        fn now(&self) -> DateTime<Utc> {
+            *self.0.lock().unwrap()
+        }
+    }
+
+    /// Records what it sends; fails while `failing` is set; takes `slow` to answer.
     #[derive(Default)]
     struct Outbox {
         sent: Mutex<Vec<(String, String)>>,
         failing: Mutex<bool>,
+        slow: Mutex<Option<std::time::Duration>>,
     }
 
     #[async_trait]
     impl SmsSender for Outbox {
         async fn send(&self, to: &Phone, text: &SmsText) -> Result<String, String> {
+            let slow = *self.slow.lock().unwrap();
+            if let Some(d) = slow {
+                tokio::time::sleep(d).await;
+            }
             if *self.failing.lock().unwrap() {
                 return Err("gateway down".into());
             }
@@ -540,25 +862,47 @@ mod tests {
     }
 
     fn deps(req: Option<AidRequest>) -> (NotifyDeps, Arc<Outbox>, Arc<MemLog>) {
+        let (d, outbox, log, _, _) = deps_with(req);
+        (d, outbox, log)
+    }
+
+    fn deps_with_directory(
+        req: Option<AidRequest>,
+    ) -> (NotifyDeps, Arc<Outbox>, Arc<MemLog>, Arc<Phones>) {
+        let (d, outbox, log, phones, _) = deps_with(req);
+        (d, outbox, log, phones)
+    }
+
+    /// The deps with the directory and the clock (at 2026-12-03 10:05 WIB) to change.
+    fn deps_with(
+        req: Option<AidRequest>,
+    ) -> (
+        NotifyDeps,
+        Arc<Outbox>,
+        Arc<MemLog>,
+        Arc<Phones>,
+        Arc<TestClock>,
+    ) {
+        let clock = Arc::new(TestClock(Mutex::new(
+            "2026-12-03T03:05:00Z".parse().unwrap(),
+        )));
         let outbox = Arc::new(Outbox::default());
         let log = Arc::new(MemLog::default());
-        let phones = HashMap::from([(
-            "surveyor-1".to_string(),
-            Phone::parse("081211110002").unwrap(),
-        )]);
+        let phones = Arc::new(Phones(Mutex::new(HashMap::new())));
+        phones.add("surveyor-1", "081211110002");
         let d = NotifyDeps {
             requests: Arc::new(OneRequest(req)),
-            directory: Arc::new(Phones(phones)),
+            directory: phones.clone(),
             log: log.clone(),
             sender: outbox.clone(),
-            clock: Arc::new(SystemClock),
+            clock: clock.clone(),
             config: NotifyConfig {
                 dinas_duty: Some(Phone::parse("081100000001").unwrap()),
                 gudang: Some(Phone::parse("081100000002").unwrap()),
                 max_attempts: 3,
             },
         };
-        (d, outbox, log)
+        (d, outbox, log, phones, clock)
     }
 
     fn event(r: &AidRequest, kind: EventKind) -> Event {
@@ -596,16 +940,14 @@ mod tests {
             first,
             NotifyReport {
                 sent: 2,
-                failed: 0,
-                skipped: 0
+                ..NotifyReport::default()
             }
         );
         assert_eq!(
             second,
             NotifyReport {
-                sent: 0,
-                failed: 0,
-                skipped: 2
+                skipped: 2,
+                ..NotifyReport::default()
             }
         );
         let sent = outbox.sent.lock().unwrap().clone();
@@ -636,7 +978,10 @@ mod tests {
                     .await
                     .unwrap()
                     .into_iter()
-                    .map(|o| (o.audience, o.to.as_str().to_string()))
+                    .map(|o| {
+                        let phone = o.phone.map(|p| p.as_str().to_string());
+                        (o.audience, phone.unwrap_or_else(|| o.to.key()))
+                    })
                     .collect::<Vec<_>>()
             }
         };
@@ -659,11 +1004,15 @@ mod tests {
             to(assigned).await,
             [("surveyor", "+6281211110002".to_string())]
         );
+        // Staff without a known number are still told, once it is known (by user id).
         let unknown = EventKind::SurveyAssigned {
             surveyor: "nobody".into(),
             due_at: None,
         };
-        assert!(to(unknown).await.is_empty());
+        assert_eq!(
+            to(unknown).await,
+            [("surveyor", "staff:nobody".to_string())]
+        );
         let dispatched = EventKind::RequestDispatched {
             shipment_id: "s".into(),
             delivery: Delivery::Household,
@@ -834,5 +1183,320 @@ mod tests {
         let recs = log.for_event(e.id.as_str()).await.unwrap();
         assert_eq!(recs[0].attempts, 3);
         assert_eq!(recs[0].status, NotificationStatus::Failed);
+    }
+
+    /// The same event handled by N deliveries at once (SQS may hand one message to two
+    /// invocations; the runner redelivers after a crash): one SMS per recipient.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_deliveries_of_one_event_send_each_sms_once() {
+        let r = request();
+        let (d, outbox, log) = deps(Some(r.clone()));
+        *outbox.slow.lock().unwrap() = Some(std::time::Duration::from_millis(20));
+        let e = event(&r, approved());
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let (d, e) = (d.clone(), e.clone());
+            tasks.spawn(async move { on_event(&d, &e).await });
+        }
+        let mut sent = 0;
+        while let Some(report) = tasks.join_next().await {
+            let report = report
+                .unwrap()
+                .expect("a concurrent delivery does not fail");
+            assert_eq!(report.failed, 0, "{report:?}");
+            sent += report.sent;
+        }
+        assert_eq!(sent, 2, "one sender per recipient");
+        let mut to: Vec<_> = outbox
+            .sent
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(t, _)| t.clone())
+            .collect();
+        to.sort();
+        assert_eq!(to, ["+6281211110001", "+6281298765432"], "one SMS each");
+        let recs = log.for_event(e.id.as_str()).await.unwrap();
+        assert_eq!(recs.len(), 2);
+        assert!(
+            recs.iter()
+                .all(|x| x.status == NotificationStatus::Sent && x.attempts == 1),
+            "{recs:?}"
+        );
+    }
+
+    /// A staff member whose number is not known yet: the SMS is logged failed (why, without
+    /// personal data) under their user id, and sent by the retry sweep once the number is known.
+    #[tokio::test]
+    async fn an_sms_to_staff_without_a_known_number_is_logged_failed_and_sent_once_known() {
+        let r = request();
+        let (mut d, outbox, log, phones) = deps_with_directory(Some(r.clone()));
+        d.config.max_attempts = 5;
+        let e = event(
+            &r,
+            EventKind::SurveyAssigned {
+                surveyor: "surveyor-9".into(),
+                due_at: None,
+            },
+        );
+        let report = on_event(&d, &e).await.unwrap();
+        assert_eq!(report.sent, 0);
+        assert_eq!(report.failed, 1, "{report:?}");
+        let recs = log.for_event(e.id.as_str()).await.unwrap();
+        assert_eq!(recs.len(), 1, "{recs:?}");
+        assert_eq!(recs[0].status, NotificationStatus::Failed);
+        assert_eq!(recs[0].attempts, 1);
+        assert_eq!(
+            recs[0].last_error.as_deref(),
+            Some("no phone number known yet")
+        );
+        assert_eq!(recs[0].audience, "surveyor");
+        // Still unknown: tried again, still failed, nothing sent.
+        assert_eq!(retry_failed(&d, 10).await.unwrap(), 0);
+        assert_eq!(log.for_event(e.id.as_str()).await.unwrap()[0].attempts, 2);
+        assert!(outbox.sent.lock().unwrap().is_empty());
+        // A redelivery of the event tries again under the same record.
+        assert_eq!(on_event(&d, &e).await.unwrap().failed, 1);
+        let recs = log.for_event(e.id.as_str()).await.unwrap();
+        assert_eq!(recs.len(), 1, "{recs:?}");
+        assert_eq!(recs[0].recipient, Recipient::Staff("surveyor-9".into()));
+        assert_eq!(recs[0].attempts, 3);
+        assert_eq!(recs[0].phone, None);
+
+        phones.add("surveyor-9", "081377770009");
+        assert_eq!(retry_failed(&d, 10).await.unwrap(), 1);
+        let recs = log.for_event(e.id.as_str()).await.unwrap();
+        assert_eq!(recs.len(), 1, "{recs:?}");
+        assert_eq!(recs[0].status, NotificationStatus::Sent);
+        assert_eq!(recs[0].last_error, None);
+        assert_eq!(recs[0].attempts, 4);
+        assert_eq!(recs[0].recipient, Recipient::Staff("surveyor-9".into()));
+        assert_eq!(recs[0].phone, Some(Phone::parse("081377770009").unwrap()));
+        assert_eq!(recs[0].to_shown(), "+62813****0009");
+        let sent = outbox.sent.lock().unwrap().clone();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].0, "+6281377770009");
+        assert!(sent[0].1.contains("BSK-7K3M9Q"), "{}", sent[0].1);
+        // Sent once: neither the sweep nor a redelivery sends it again.
+        assert_eq!(retry_failed(&d, 10).await.unwrap(), 0);
+        assert_eq!(on_event(&d, &e).await.unwrap().sent, 0);
+        assert_eq!(outbox.sent.lock().unwrap().len(), 1);
+    }
+
+    /// The claim of a sender that died before recording the outcome, as it left it.
+    fn dead_claim(e: &Event, to: &str, attempts: u32, at: DateTime<Utc>) -> NotificationRecord {
+        NotificationRecord {
+            event_id: e.id.as_str().to_string(),
+            event_type: e.type_name().to_string(),
+            recipient: Recipient::Phone(Phone::parse(to).unwrap()),
+            phone: Some(Phone::parse(to).unwrap()),
+            audience: "psm".into(),
+            text: "BASOKA: Bantuan BSK-7K3M9Q telah diterima.".into(),
+            status: NotificationStatus::Pending,
+            attempts,
+            provider_id: None,
+            last_error: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn delivered() -> EventKind {
+        EventKind::RequestDelivered {
+            shipment_id: "s".into(),
+            received_at: None,
+        }
+    }
+
+    /// A fresh claim is left to its sender, by redeliveries and the sweep alike; once its lease
+    /// is over, one of several takers sends it, once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_claim_whose_sender_died_is_taken_over_once_after_its_lease() {
+        let r = request();
+        let (d, outbox, log, _, clock) = deps_with(Some(r.clone()));
+        let e = event(&r, delivered());
+        let dead = dead_claim(&e, "+6281298765432", 1, clock.now());
+        assert_eq!(log.claim(&dead).await.unwrap(), None);
+
+        clock.advance(TimeDelta::minutes(1));
+        let report = on_event(&d, &e).await.unwrap();
+        assert_eq!(
+            report,
+            NotifyReport {
+                in_flight: 1,
+                ..NotifyReport::default()
+            },
+            "a fresh claim is neither sent again nor a failure"
+        );
+        assert_eq!(retry_failed(&d, 10).await.unwrap(), 0);
+        assert!(outbox.sent.lock().unwrap().is_empty());
+        assert_eq!(
+            log.for_event(e.id.as_str()).await.unwrap(),
+            std::slice::from_ref(&dead)
+        );
+
+        clock.advance(CLAIM_LEASE);
+        *outbox.slow.lock().unwrap() = Some(std::time::Duration::from_millis(20));
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..6 {
+            let (d, e) = (d.clone(), e.clone());
+            tasks.spawn(async move {
+                if i % 2 == 0 {
+                    retry_failed(&d, 10).await.unwrap()
+                } else {
+                    on_event(&d, &e).await.unwrap().sent
+                }
+            });
+        }
+        let mut sent = 0;
+        while let Some(n) = tasks.join_next().await {
+            sent += n.unwrap();
+        }
+        assert_eq!(sent, 1, "one taker sends");
+        assert_eq!(outbox.sent.lock().unwrap().len(), 1);
+        let recs = log.for_event(e.id.as_str()).await.unwrap();
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].status, NotificationStatus::Sent);
+        assert_eq!(recs[0].attempts, 2, "the dead sender's attempt counts");
+        assert_eq!(recs[0].text, dead.text, "the claimed text is sent");
+        // And never again.
+        clock.advance(CLAIM_LEASE * 2);
+        assert_eq!(retry_failed(&d, 10).await.unwrap(), 0);
+        assert_eq!(on_event(&d, &e).await.unwrap().skipped, 1);
+        assert_eq!(outbox.sent.lock().unwrap().len(), 1);
+    }
+
+    /// A sender that died during the last attempt: the record is given up as failed (whether
+    /// it went out is unknown), not sent again and not left pending for ever.
+    #[tokio::test]
+    async fn a_claim_at_the_last_attempt_whose_sender_died_is_given_up_as_failed() {
+        let r = request();
+        let (d, outbox, log, _, clock) = deps_with(Some(r.clone()));
+        let e = event(&r, delivered());
+        let dead = dead_claim(&e, "+6281298765432", 3, clock.now());
+        log.claim(&dead).await.unwrap();
+        clock.advance(CLAIM_LEASE + TimeDelta::seconds(1));
+        assert_eq!(retry_failed(&d, 10).await.unwrap(), 0);
+        let recs = log.for_event(e.id.as_str()).await.unwrap();
+        assert_eq!(recs[0].status, NotificationStatus::Failed);
+        assert_eq!(recs[0].attempts, 3);
+        assert_eq!(recs[0].last_error.as_deref(), Some(SENDER_STOPPED));
+        assert_eq!(retry_failed(&d, 10).await.unwrap(), 0);
+        assert_eq!(on_event(&d, &e).await.unwrap().skipped, 1);
+        assert!(outbox.sent.lock().unwrap().is_empty());
+    }
+
+    /// Two sweeps at once over the same failed records: each SMS is sent once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_retry_sweeps_send_each_failed_sms_once() {
+        let r = request();
+        let (d, outbox, log) = deps(Some(r.clone()));
+        *outbox.failing.lock().unwrap() = true;
+        let e = event(&r, approved());
+        assert_eq!(on_event(&d, &e).await.unwrap().failed, 2);
+        *outbox.failing.lock().unwrap() = false;
+        *outbox.slow.lock().unwrap() = Some(std::time::Duration::from_millis(20));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..4 {
+            let d = d.clone();
+            tasks.spawn(async move { retry_failed(&d, 10).await.unwrap() });
+        }
+        let mut sent = 0;
+        while let Some(n) = tasks.join_next().await {
+            sent += n.unwrap();
+        }
+        assert_eq!(sent, 2);
+        assert_eq!(outbox.sent.lock().unwrap().len(), 2);
+        let recs = log.for_event(e.id.as_str()).await.unwrap();
+        assert!(
+            recs.iter()
+                .all(|x| x.status == NotificationStatus::Sent && x.attempts == 2),
+            "{recs:?}"
+        );
+    }
+
+    /// A staff number that never becomes known: tried up to `max_attempts`, then left failed;
+    /// a number known only after that sends nothing.
+    #[tokio::test]
+    async fn a_missing_staff_number_is_given_up_after_max_attempts() {
+        let r = request();
+        let (d, outbox, log, phones) = deps_with_directory(Some(r.clone()));
+        let e = event(
+            &r,
+            EventKind::SurveyAssigned {
+                surveyor: "surveyor-9".into(),
+                due_at: None,
+            },
+        );
+        on_event(&d, &e).await.unwrap();
+        for _ in 0..5 {
+            retry_failed(&d, 10).await.unwrap();
+        }
+        let recs = log.for_event(e.id.as_str()).await.unwrap();
+        assert_eq!(recs[0].attempts, 3);
+        assert_eq!(recs[0].status, NotificationStatus::Failed);
+        assert_eq!(recs[0].last_error.as_deref(), Some(NO_PHONE_YET));
+        phones.add("surveyor-9", "081377770009");
+        assert_eq!(retry_failed(&d, 10).await.unwrap(), 0);
+        assert!(outbox.sent.lock().unwrap().is_empty());
+    }
+
+    /// The kelurahan staff are told by user id: at the number the directory has for them (the
+    /// latest), else the one their request carries.
+    #[tokio::test]
+    async fn kelurahan_staff_are_told_at_their_latest_number() {
+        let r = request();
+        let (d, outbox, log, phones) = deps_with_directory(Some(r.clone()));
+        let e = event(&r, EventKind::RequestRejected {});
+        on_event(&d, &e).await.unwrap();
+        let recs = log.for_event(e.id.as_str()).await.unwrap();
+        let staff = recs.iter().find(|x| x.audience == "kelurahan").unwrap();
+        assert_eq!(staff.recipient, Recipient::Staff("kel-1".into()));
+        assert_eq!(staff.phone.as_ref().unwrap().as_str(), "+6281211110001");
+        phones.add("kel-1", "081211119999");
+        on_event(&d, &event(&r, EventKind::RequestRejected {}))
+            .await
+            .unwrap();
+        let to: Vec<_> = outbox
+            .sent
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(t, _)| t.clone())
+            .collect();
+        assert_eq!(
+            to,
+            [
+                "+6281211110001",
+                "+6281298765432",
+                "+6281211119999",
+                "+6281298765432"
+            ]
+        );
+    }
+
+    #[test]
+    fn recipient_keys_round_trip_and_old_records_still_read() {
+        let phone = Recipient::Phone(Phone::parse("081234567890").unwrap());
+        let staff = Recipient::Staff("kelurahan-3275011001".into());
+        for r in [&phone, &staff] {
+            assert_eq!(Recipient::from_key(&r.key()).as_ref(), Ok(r));
+        }
+        assert_eq!(phone.key(), "+6281234567890");
+        assert_eq!(staff.key(), "staff:kelurahan-3275011001");
+        assert_eq!(phone.shown(), "+62812****7890");
+        assert!(Recipient::from_key("staff:").is_err());
+        assert!(Recipient::from_key("0211234567").is_err());
+        // A record as written before staff recipients: a number, no `phone`.
+        let old = serde_json::json!({
+            "event_id": "e", "event_type": "RequestApproved", "recipient": "+6281234567890",
+            "audience": "psm", "text": "t", "status": "failed", "attempts": 1,
+            "provider_id": null, "last_error": "x",
+            "created_at": "2026-12-03T01:00:00Z", "updated_at": "2026-12-03T01:00:00Z"
+        });
+        let rec: NotificationRecord = serde_json::from_value(old).unwrap();
+        assert_eq!(rec.recipient, phone);
+        assert_eq!(rec.phone, None);
+        assert_eq!(rec.to_shown(), "+62812****7890");
     }
 }

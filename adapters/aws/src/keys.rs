@@ -172,6 +172,9 @@ pub fn notification_sk(recipient: &str) -> String {
 pub fn failed_notifications_pk(attempts: u32) -> String {
     format!("NOTIF#FAILED#{attempts}")
 }
+/// The retry index partition of pending claims (leases), oldest first: the sweep reads the
+/// range older than a lease. Small: a claim leaves it as soon as its outcome is recorded.
+pub const PENDING_NOTIFICATIONS_PK: &str = "NOTIF#PENDING";
 
 pub fn contact_pk(sub: &str) -> String {
     format!("STAFF#{sub}")

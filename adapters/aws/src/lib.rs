@@ -23,7 +23,7 @@
 //! | GSI2 | `REQ#ST#<status>`, `SHIP#ST#<status>` | `<created_at>#<id>` | requests / shipments by status |
 //! | GSI3 | `REQ#KEL#<kel>` | `<created_at>#<id>` | requests by kelurahan |
 //! | GSI4 | `REQ`, `SHIP` | `<created_at>#<id>` | all requests / shipments |
-//! | GSI5 | `NOTIF#FAILED#<attempts>` (sparse) | `<updated_at>#<event>#<to>` | notifications to retry |
+//! | GSI5 | `NOTIF#FAILED#<attempts>`, `NOTIF#PENDING` (sparse) | `<updated_at>#<event>#<to>` | notifications to retry, claims whose sender stopped |
 //!
 //! | item | PK | SK |
 //! |---|---|---|
@@ -42,7 +42,7 @@
 //! | lot (`on_hand`, `allocated`, `available`) | `STOCK#<warehouse>` | `LOT#<sku>#<lot id>` |
 //! | ledger entry | `LEDGER#<warehouse>#<sku>` | `<entry id>` |
 //! | shipment | `SHIP#<id>` | `SHIP` |
-//! | notification | `NOTIF#<event id>` | `TO#<recipient>` |
+//! | notification | `NOTIF#<event id>` | `TO#<recipient>` (`+62…` or `staff:<sub>`) |
 //! | staff contact | `STAFF#<sub>` | `CONTACT` |
 //!
 //! # Guarantees, and how

@@ -1,18 +1,24 @@
 //! [`NotificationLog`] and [`Directory`] on the single table.
 //!
-//! A notification record is `PK = NOTIF#<event id>`, `SK = TO#<recipient>`; a claim is a
-//! `PutItem` with `attribute_not_exists(PK)` that returns the existing record when it fails
+//! A notification record is `PK = NOTIF#<event id>`, `SK = TO#<recipient key>` (a number or
+//! `staff:<sub>`, [`shared::notify::Recipient::key`]); a claim is a `PutItem` with
+//! `attribute_not_exists(PK)` that returns the existing record when it fails
 //! (`ReturnValuesOnConditionCheckFailure = ALL_OLD`), so of two deliveries of one event
-//! exactly one sends each SMS. A failed record also carries the keys of the sparse retry index
+//! exactly one sends each SMS. Every later write (a take-over, an outcome) is a `PutItem`
+//! conditioned on the `status` and `attempts` its writer read, so of two takers one wins.
+//! A failed record also carries the keys of the sparse retry index
 //! (`GSI5PK = NOTIF#FAILED#<attempts>`, `GSI5SK = <updated_at>#<event id>#<recipient>`), so
 //! that [`NotificationLog::retryable`] reads one partition per attempt count below the
-//! maximum and merges them oldest first, never filtering past records that gave up.
+//! maximum and merges them oldest first, never filtering past records that gave up; a pending
+//! claim carries `GSI5PK = NOTIF#PENDING` with the same sort key, whose range before the
+//! lease's start is the claims whose sender stopped.
 //!
 //! Staff phone numbers for [`Directory::phone_of`] are `PK = STAFF#<sub>`, `SK = CONTACT`,
 //! written by [`DynamoStore::put_contact`].
 
 use async_trait::async_trait;
-use chrono::Utc;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use chrono::{DateTime, Utc};
 use shared::Phone;
 use shared::notify::{Directory, NotificationLog, NotificationRecord, NotificationStatus};
 use shared::ports::StoreError;
@@ -24,27 +30,30 @@ use crate::table::Index;
 
 impl DynamoStore {
     fn notification_item(&self, r: &NotificationRecord) -> Result<Item, StoreError> {
+        let recipient = r.recipient.key();
         let mut i = item(
             keys::notification_pk(&r.event_id),
-            keys::notification_sk(&r.recipient),
+            keys::notification_sk(&recipient),
             "notification",
         );
         i.insert("status".into(), s(r.status.as_str()));
         i.insert("attempts".into(), n(r.attempts));
         i.insert("updated_at".into(), s(time_text(&r.updated_at)));
         i.insert(DATA.into(), s(to_json("notification", r)?));
-        if r.status == NotificationStatus::Failed {
-            i.insert(
-                Index::Retry.pk().into(),
-                s(keys::failed_notifications_pk(r.attempts)),
-            );
+        let retry_pk = match r.status {
+            NotificationStatus::Failed => Some(keys::failed_notifications_pk(r.attempts)),
+            NotificationStatus::Pending => Some(keys::PENDING_NOTIFICATIONS_PK.to_string()),
+            NotificationStatus::Sent => None,
+        };
+        if let Some(pk) = retry_pk {
+            i.insert(Index::Retry.pk().into(), s(pk));
             i.insert(
                 Index::Retry.sk().into(),
                 s(format!(
                     "{}#{}#{}",
                     time_text(&r.updated_at),
                     r.event_id,
-                    r.recipient
+                    recipient
                 )),
             );
         }
@@ -99,11 +108,7 @@ impl NotificationLog for DynamoStore {
             Ok(_) => return Ok(None),
             Err(e) => e,
         };
-        let Some(
-            aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(
-                failed,
-            ),
-        ) = err.as_service_error()
+        let Some(PutItemError::ConditionalCheckFailedException(failed)) = err.as_service_error()
         else {
             return Err(sdk_error("PutItem", err));
         };
@@ -112,7 +117,7 @@ impl NotificationLog for DynamoStore {
             None => {
                 self.get_item(
                     &keys::notification_pk(&record.event_id),
-                    &keys::notification_sk(&record.recipient),
+                    &keys::notification_sk(&record.recipient.key()),
                 )
                 .await?
             }
@@ -125,44 +130,76 @@ impl NotificationLog for DynamoStore {
         }
     }
 
-    async fn put(&self, record: &NotificationRecord) -> Result<(), StoreError> {
-        self.inner
+    async fn replace(
+        &self,
+        current: &NotificationRecord,
+        next: &NotificationRecord,
+    ) -> Result<bool, StoreError> {
+        if current.event_id != next.event_id || current.recipient != next.recipient {
+            return Err(StoreError::Unavailable(
+                "a notification replace must keep the record's key".into(),
+            ));
+        }
+        // `status` is a reserved word; the key's presence is implied by the comparisons.
+        let put = self
+            .inner
             .client
             .put_item()
             .table_name(&self.inner.table)
-            .set_item(Some(self.notification_item(record)?))
+            .set_item(Some(self.notification_item(next)?))
+            .condition_expression("#st = :st AND attempts = :at")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":st", s(current.status.as_str()))
+            .expression_attribute_values(":at", n(current.attempts))
             .send()
-            .await
-            .map_err(|e| sdk_error("PutItem", e))?;
-        Ok(())
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(PutItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error("PutItem", e)),
+        }
     }
 
     async fn retryable(
         &self,
         max_attempts: u32,
+        stale_before: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<NotificationRecord>, StoreError> {
+        let mut partitions: Vec<Query> = (0..max_attempts)
+            .map(|attempts| Query::index(Index::Retry, keys::failed_notifications_pk(attempts)))
+            .collect();
+        // `<updated_at>#…` sorts before the bare time exactly when updated_at is earlier.
+        partitions.push(
+            Query::index(Index::Retry, keys::PENDING_NOTIFICATIONS_PK)
+                .before(time_text(&stale_before)),
+        );
         let mut found: Vec<(String, NotificationRecord)> = Vec::new();
-        for attempts in 0..max_attempts {
-            for i in self
-                .query(
-                    Query::index(Index::Retry, keys::failed_notifications_pk(attempts)),
-                    limit,
-                )
-                .await?
-            {
+        for q in partitions {
+            for i in self.query(q, limit).await? {
                 let order = get_s(&i, Index::Retry.sk(), "notification")?.to_string();
                 found.push((order, data(&i, "notification")?));
             }
         }
-        // Oldest update first over every attempt count (the index is read eventually
-        // consistently: a record that was just sent may still show as failed; the claim and
-        // the `Sent` status keep that from sending twice in the use case).
+        // Oldest update first over every partition (the index is read eventually
+        // consistently: a record that was just sent or taken over may still show as it was;
+        // the conditional take-over keeps that from sending twice in the use case).
         found.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(found
             .into_iter()
             .map(|(_, r)| r)
-            .filter(|r| r.status == NotificationStatus::Failed && r.attempts < max_attempts)
+            .filter(|r| match r.status {
+                NotificationStatus::Failed => r.attempts < max_attempts,
+                NotificationStatus::Pending => r.updated_at < stale_before,
+                NotificationStatus::Sent => false,
+            })
             .take(limit)
             .collect())
     }

@@ -67,6 +67,7 @@ pub(crate) enum SortRange {
     All,
     Prefix(String),
     After(String),
+    Before(String),
 }
 
 impl Query {
@@ -94,6 +95,11 @@ impl Query {
 
     pub fn after(mut self, sk: impl Into<String>) -> Query {
         self.sort = SortRange::After(sk.into());
+        self
+    }
+
+    pub fn before(mut self, sk: impl Into<String>) -> Query {
+        self.sort = SortRange::Before(sk.into());
         self
     }
 
@@ -195,6 +201,12 @@ impl DynamoStore {
                 builder = builder
                     .expression_attribute_names("#sk", sk_attr)
                     .expression_attribute_values(":sk", s(a));
+            }
+            SortRange::Before(b) => {
+                condition.push_str(" AND #sk < :sk");
+                builder = builder
+                    .expression_attribute_names("#sk", sk_attr)
+                    .expression_attribute_values(":sk", s(b));
             }
         }
         let builder = builder.key_condition_expression(condition);

@@ -33,7 +33,8 @@ pub enum Index {
     Kelurahan,
     /// All requests; all shipments; newest first.
     Created,
-    /// Failed notifications by attempts so far, oldest update first (sparse).
+    /// Failed notifications by attempts so far, and pending claims, oldest update first
+    /// (sparse).
     Retry,
 }
 

@@ -14,7 +14,7 @@ use shared::fulfilment_ports::{
     ShipmentStatus, StockWrite,
 };
 use shared::household::{Address, Category, Desil, Household, Reporter, Urgency};
-use shared::notify::{NotificationRecord, NotificationStatus};
+use shared::notify::{NotificationRecord, NotificationStatus, Recipient};
 use shared::ports::{IdempotencyRecord, Ids, NewRequest, RandomIds, StoreError};
 use shared::registry::RegistryRecord;
 use shared::request::{
@@ -784,22 +784,31 @@ pub fn shipment(status: ShipmentStatus, created_at: DateTime<Utc>) -> Shipment {
 // Notifications
 // ---------------------------------------------------------------------------------------------
 
-/// A pending notification record as `notify` claims it.
+/// A pending notification record to a number, as `notify` claims it (its first attempt).
 pub fn notification(event_id: &str, recipient: &str, at: DateTime<Utc>) -> NotificationRecord {
+    let phone = Phone::parse(recipient).expect("fixture phone is valid");
     NotificationRecord {
         event_id: event_id.into(),
         event_type: "RequestApproved".into(),
-        recipient: Phone::parse(recipient)
-            .expect("fixture phone is valid")
-            .as_str()
-            .to_string(),
+        recipient: Recipient::Phone(phone.clone()),
+        phone: Some(phone),
         audience: "psm".into(),
         text: "BASOKA: Permohonan BSK-000001 (Bekasijaya) disetujui, 1 paket.".into(),
         status: NotificationStatus::Pending,
-        attempts: 0,
+        attempts: 1,
         provider_id: None,
         last_error: None,
         created_at: at,
         updated_at: at,
+    }
+}
+
+/// A pending notification record to a staff member by user id whose number is not known.
+pub fn staff_notification(event_id: &str, sub: &str, at: DateTime<Utc>) -> NotificationRecord {
+    NotificationRecord {
+        recipient: Recipient::Staff(sub.into()),
+        phone: None,
+        audience: "kelurahan".into(),
+        ..notification(event_id, "081234567890", at)
     }
 }

@@ -1,6 +1,6 @@
-//! The conformance cases of the fulfilment and notification ports: the catalogue, stock writes
-//! ([`StockWrite`] applied all or nothing under its conditions), the ledger, shipments, the
-//! notification log and the staff directory. Like the request cases, each takes [`Ports`] over
+//! The conformance cases of the fulfilment ports: the catalogue, stock writes
+//! ([`StockWrite`] applied all or nothing under its conditions), the ledger, shipments, and
+//! the staff directory (the notification log's are in [`crate::notifications`]). Like the request cases, each takes [`Ports`] over
 //! a fresh, empty store and checks the "nothing else was written" side of every refusal.
 //!
 //! One invariant is checked after every case that moves stock: each lot's `on_hand` is the sum
@@ -16,7 +16,6 @@ use shared::events::{Event, EventKind};
 use shared::fulfilment_ports::{
     Allocation, AllocationStatus, Expect, LedgerEntry, Shipment, ShipmentStatus, StockWrite,
 };
-use shared::notify::{NotificationRecord, NotificationStatus};
 use shared::ports::StoreError;
 use shared::request::AidRequest;
 use shared::stock::{Lot, MAX_MOVEMENT, Movement, Sku, WarehouseCode};
@@ -25,9 +24,9 @@ use shared::{Action, EventId, Phone, RequestId};
 use crate::cases::{all_events, event_ids, insert, must};
 use crate::fixtures::{
     KELURAHAN_A, actor_for, adjustment, advance, allocation_write, approved, at, date,
-    dispatch_write, handover_write, idempotency, item, kk, ledger_entry, nik, notification,
-    other_warehouse, package, receipt, release_write, shipment, sku, stock_low, submission, take,
-    transition, uuid, warehouse,
+    dispatch_write, handover_write, idempotency, item, kk, ledger_entry, nik, other_warehouse,
+    package, receipt, release_write, shipment, sku, stock_low, submission, take, transition, uuid,
+    warehouse,
 };
 use crate::{Contact, Ports};
 
@@ -1255,101 +1254,6 @@ pub async fn shipments_newest_first_with_paging_and_status(p: &Ports) {
             "cursor {bad:?} was not handed out by the store"
         );
     }
-}
-
-/// A claim inserts only the first record of an (event, recipient) and shows later claimers
-/// the stored one; `put` replaces it; `retryable` lists failed records below the attempt limit,
-/// least recently tried first.
-pub async fn notification_claim_put_and_retryable(p: &Ports) {
-    let log = &p.notifications;
-    let (e1, e2, e3, e4, e5) = (uuid(), uuid(), uuid(), uuid(), uuid());
-    let (phone_a, phone_b) = ("081234567890", "081311112222");
-
-    let a = notification(&e1, phone_a, at(0));
-    assert_eq!(must("claim", log.claim(&a).await), None, "the first claim");
-    let mut later = a.clone();
-    later.text = "another text".into();
-    later.created_at = at(5);
-    later.updated_at = at(5);
-    assert_eq!(
-        must("claim", log.claim(&later).await),
-        Some(a.clone()),
-        "a second claim is shown the first record"
-    );
-    let b = notification(&e1, phone_b, at(1));
-    assert_eq!(
-        must("claim", log.claim(&b).await),
-        None,
-        "another recipient of the same event is its own record"
-    );
-    let for_e1 = |log: Arc<dyn shared::notify::NotificationLog>, e: String| async move {
-        let mut v = must("for_event", log.for_event(&e).await);
-        v.sort_by(|x, y| x.recipient.cmp(&y.recipient));
-        v
-    };
-    assert_eq!(
-        for_e1(Arc::clone(log), e1.clone()).await,
-        sorted_by(&[a.clone(), b.clone()], |r| r.recipient.clone())
-    );
-    assert!(must("for_event", log.for_event(&e2).await).is_empty());
-
-    let mut sent = a.clone();
-    sent.status = NotificationStatus::Sent;
-    sent.attempts = 1;
-    sent.provider_id = Some("sms-1".into());
-    sent.updated_at = at(2);
-    must("put", log.put(&sent).await);
-    assert_eq!(
-        must("claim", log.claim(&a).await),
-        Some(sent.clone()),
-        "a claim after the send is shown the sent record"
-    );
-
-    // Failed sends, each claimed first (as notify does), then recorded with its outcome.
-    let failed = |event: &str, attempts: u32, t: i64| NotificationRecord {
-        status: NotificationStatus::Failed,
-        attempts,
-        last_error: Some("gateway timeout".into()),
-        updated_at: at(t),
-        ..notification(event, phone_a, at(0))
-    };
-    let c = failed(&e2, 1, 10);
-    let d = failed(&e3, 3, 5);
-    let e = failed(&e4, 5, 1);
-    for r in [&c, &d, &e] {
-        let claimed = notification(&r.event_id, phone_a, at(0));
-        assert_eq!(must("claim", log.claim(&claimed).await), None);
-        must("put", log.put(r).await);
-    }
-    let f = notification(&e5, phone_a, at(0));
-    assert_eq!(must("claim", log.claim(&f).await), None, "a pending one");
-
-    let retry = |max: u32, limit: usize| async move {
-        must("retryable", p.notifications.retryable(max, limit).await)
-    };
-    assert_eq!(
-        retry(5, 10).await,
-        vec![d.clone(), c.clone()],
-        "failed, below 5 attempts, least recently tried first"
-    );
-    assert_eq!(retry(5, 1).await, vec![d.clone()], "limit");
-    assert_eq!(retry(3, 10).await, vec![c.clone()], "below 3 attempts");
-    assert_eq!(
-        retry(10, 10).await,
-        vec![e.clone(), d.clone(), c.clone()],
-        "below 10 attempts"
-    );
-    let mut d_sent = d.clone();
-    d_sent.status = NotificationStatus::Sent;
-    d_sent.attempts = 4;
-    d_sent.updated_at = at(20);
-    must("put", log.put(&d_sent).await);
-    assert_eq!(retry(5, 10).await, vec![c], "a sent record is not retried");
-    assert_eq!(
-        for_e1(Arc::clone(log), e3.clone()).await,
-        vec![d_sent],
-        "put replaced the record"
-    );
 }
 
 /// The directory returns the phone last recorded for a user id, and nothing for others.

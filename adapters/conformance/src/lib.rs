@@ -6,7 +6,8 @@
 //! the outbox; the SMS sender; on the fulfilment side, stock writes that never take a lot below zero (not even
 //! under 200 concurrent allocations), a ledger that always adds up to the lots, allocations and
 //! shipments that change only from the state the writer read; and the notification log's
-//! claim-once semantics and the staff directory.
+//! claim-once and compare-and-set semantics (also through the `notify` use case: concurrent
+//! deliveries, a stale claim, a staff SMS waiting for the number) and the staff directory.
 //!
 //! Each case is a public `async fn` taking [`Ports`] over a fresh, empty store and panicking
 //! with a message that says which promise broke. An adapter runs them all with one macro:
@@ -37,6 +38,7 @@
 pub mod cases;
 pub mod fixtures;
 pub mod fulfilment;
+pub mod notifications;
 pub mod notifier;
 
 use std::future::Future;
@@ -50,6 +52,7 @@ use shared::ports::{IdempotencyStore, Outbox, RegistryStore, RequestStore, Store
 
 pub use cases::*;
 pub use fulfilment::*;
+pub use notifications::*;
 pub use notifier::*;
 
 /// A staff member's phone number, as the directory is given it.
@@ -197,7 +200,12 @@ macro_rules! __with_cases {
             stock_write_idempotency_key_taken_writes_nothing,
             stock_events_without_request_in_order,
             shipments_newest_first_with_paging_and_status,
-            notification_claim_put_and_retryable,
+            notification_claim_replace_and_retryable,
+            notification_concurrent_claims_exactly_one_wins,
+            notification_concurrent_take_overs_exactly_one_wins,
+            notify_concurrent_deliveries_send_each_sms_once,
+            notify_stale_claim_taken_over_once,
+            notify_staff_sms_waits_for_their_number,
             directory_put_and_get,
             sms_sent_and_read_back_exactly,
         );

@@ -54,7 +54,7 @@
 //! | `ledger` | `id` (UUIDv7); index `(warehouse, sku, id)` | one immutable row per lot change, with its deltas (triggers refuse `UPDATE` and `DELETE`) |
 //! | `allocations` | `request_id` | the stock set aside for a request, with its `status` |
 //! | `shipments` | `id`; indexes `(status, created_at DESC, id DESC)` and `(created_at DESC, id DESC)` | shipments as JSON, listed newest first like requests |
-//! | `notifications` | `(event_id, recipient)`; index `(status, updated_at)` | the notification log: one row per SMS, with `status` and `attempts` for retries |
+//! | `notifications` | `(event_id, recipient)`; index `(status, updated_at)` | the notification log: one row per SMS (recipient `+62…` or `staff:<sub>`), with `status` and `attempts` for retries and leases |
 //! | `contacts` | `sub` | staff phone numbers for [`Directory`], see [`EmbeddedStore::put_contact`] |
 //!
 //! Times are stored as UTC RFC 3339 text with a fixed nine-digit fraction

@@ -2,11 +2,14 @@
 //!
 //! A claim is an insert-if-absent inside one write job, so that of two deliveries of the same
 //! event exactly one gets to send each SMS: the other is shown the record the first wrote.
+//! Every later write (a take-over, an outcome) is one `UPDATE … WHERE status = ? AND
+//! attempts = ?` on the record as its writer read it, so that of two takers one wins. The
+//! `recipient` column is [`shared::notify::Recipient::key`]: a number or `staff:<sub>`.
 //! The contacts are the staff phone numbers `notify` looks up by user id (`sub`); locally
 //! `basoka token --phone` records them through [`EmbeddedStore::put_contact`].
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 use shared::Phone;
 use shared::notify::{Directory, NotificationLog, NotificationRecord, NotificationStatus};
@@ -18,16 +21,19 @@ use crate::codec::{from_json, time_to_text, to_json};
 const CLAIM: &str =
     "INSERT INTO notifications (event_id, recipient, status, attempts, updated_at, json)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (event_id, recipient) DO NOTHING";
-const PUT: &str =
-    "INSERT INTO notifications (event_id, recipient, status, attempts, updated_at, json)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-     ON CONFLICT (event_id, recipient) DO UPDATE SET status = excluded.status,
-         attempts = excluded.attempts, updated_at = excluded.updated_at, json = excluded.json";
+// A compare-and-set on the record as the writer read it (?7, ?8).
+pub(crate) const REPLACE: &str = "UPDATE notifications
+     SET status = ?3, attempts = ?4, updated_at = ?5, json = ?6
+     WHERE event_id = ?1 AND recipient = ?2 AND status = ?7 AND attempts = ?8";
 pub(crate) const GET: &str =
     "SELECT json FROM notifications WHERE event_id = ?1 AND recipient = ?2";
-// A range of `notifications_by_status`, read in its order (the index carries the key).
-pub(crate) const RETRYABLE: &str = "SELECT json FROM notifications
-     WHERE status = ?1 AND attempts < ?2
+// Ranges of `notifications_by_status`, each read in its order (the index carries the key):
+// failed records below the attempt limit, and pending claims older than their lease.
+pub(crate) const RETRYABLE: &str = "SELECT updated_at, event_id, recipient, json
+     FROM notifications WHERE status = ?1 AND attempts < ?2
+     ORDER BY updated_at, event_id, recipient LIMIT ?3";
+pub(crate) const STALE_CLAIMS: &str = "SELECT updated_at, event_id, recipient, json
+     FROM notifications WHERE status = ?1 AND updated_at < ?2
      ORDER BY updated_at, event_id, recipient LIMIT ?3";
 pub(crate) const FOR_EVENT: &str =
     "SELECT json FROM notifications WHERE event_id = ?1 ORDER BY recipient";
@@ -52,7 +58,7 @@ impl Row {
     fn of(r: &NotificationRecord) -> Result<Row, StoreError> {
         Ok(Row {
             event_id: r.event_id.clone(),
-            recipient: r.recipient.clone(),
+            recipient: r.recipient.key(),
             status: r.status.as_str(),
             attempts: r.attempts,
             updated_at: time_to_text(&r.updated_at),
@@ -94,18 +100,30 @@ impl NotificationLog for EmbeddedStore {
         .await
     }
 
-    async fn put(&self, record: &NotificationRecord) -> Result<(), StoreError> {
-        let row = Row::of(record)?;
+    async fn replace(
+        &self,
+        current: &NotificationRecord,
+        next: &NotificationRecord,
+    ) -> Result<bool, StoreError> {
+        if current.event_id != next.event_id || current.recipient != next.recipient {
+            return Err(StoreError::Unavailable(
+                "a notification replace must keep the record's key".into(),
+            ));
+        }
+        let row = Row::of(next)?;
+        let (status, attempts) = (current.status.as_str(), current.attempts);
         self.write(move |tx| {
-            tx.prepare_cached(PUT)?.execute(params![
+            let changed = tx.prepare_cached(REPLACE)?.execute(params![
                 row.event_id,
                 row.recipient,
                 row.status,
                 row.attempts,
                 row.updated_at,
-                row.json
+                row.json,
+                status,
+                attempts
             ])?;
-            Ok(())
+            Ok(changed == 1)
         })
         .await
     }
@@ -113,18 +131,37 @@ impl NotificationLog for EmbeddedStore {
     async fn retryable(
         &self,
         max_attempts: u32,
+        stale_before: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<NotificationRecord>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let n = i64::try_from(limit).unwrap_or(i64::MAX);
+        let stale_before = time_to_text(&stale_before);
         self.read(move |conn| {
-            let rows = conn
-                .prepare_cached(RETRYABLE)?
-                .query_map(
-                    params![NotificationStatus::Failed.as_str(), max_attempts, limit],
-                    |r| r.get::<_, String>(0),
-                )?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(records(rows)?)
+            let mut rows: Vec<(String, String, String, String)> = Vec::new();
+            for (sql, status, bound) in [
+                (
+                    RETRYABLE,
+                    NotificationStatus::Failed,
+                    rusqlite::types::Value::from(max_attempts),
+                ),
+                (
+                    STALE_CLAIMS,
+                    NotificationStatus::Pending,
+                    rusqlite::types::Value::from(stale_before.clone()),
+                ),
+            ] {
+                let found = conn
+                    .prepare_cached(sql)?
+                    .query_map(params![status.as_str(), bound, n], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                rows.extend(found);
+            }
+            // Both lists are in (updated_at, key) order: merged, oldest first.
+            rows.sort();
+            rows.truncate(limit);
+            Ok(records(rows.into_iter().map(|r| r.3).collect())?)
         })
         .await
     }

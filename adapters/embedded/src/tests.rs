@@ -520,6 +520,12 @@ mod fulfilment {
                 "notifications",
                 Some("notifications_by_status"),
             ),
+            (
+                notify::STALE_CLAIMS,
+                "notifications",
+                Some("notifications_by_status"),
+            ),
+            (notify::REPLACE, "notifications", None),
             (notify::GET, "notifications", None),
             (notify::FOR_EVENT, "notifications", None),
             (notify::PHONE_OF, "contacts", None),

@@ -1,7 +1,9 @@
 //! `notify`: the SMS side of BASOKA. A queue handler for every domain event: works out who
 //! must be told (DESIGN §8), sends each (event, recipient) once through the SMS port, and keeps
 //! the notification log. A failed send never fails the event: it is logged as failed and
-//! retried by [`retry_failed`].
+//! retried by [`retry_failed`], and so is an SMS to a staff member whose number is not known
+//! yet. Two deliveries of one event at once (SQS is at least once) send each SMS once: the
+//! first claims it, the other leaves it to the claim's holder (see [`shared::notify`]).
 
 use shared::AppError;
 use shared::events::Event;
@@ -13,10 +15,14 @@ pub async fn handle_event(deps: &NotifyDeps, event: &Event) -> Result<NotifyRepo
     if report.failed > 0 {
         tracing::warn!(event_id = %event.id.as_str(), event_type = event.type_name(), failed = report.failed, "SMS not sent; will retry");
     }
+    if report.in_flight > 0 {
+        tracing::info!(event_id = %event.id.as_str(), event_type = event.type_name(), in_flight = report.in_flight, "SMS claimed by another delivery of this event; left to it");
+    }
     Ok(report)
 }
 
-/// Retries failed SMS (the local runner calls it periodically; on AWS a schedule would).
+/// Retries failed SMS and takes over claims whose sender stopped (the local runner calls it
+/// periodically; on AWS the 5-minute schedule does).
 pub async fn retry_failed(deps: &NotifyDeps) -> Result<usize, AppError> {
     notify::retry_failed(deps, 100).await
 }
