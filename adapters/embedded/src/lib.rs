@@ -62,16 +62,15 @@
 //!
 //! # Threads
 //!
-//! Every database call runs on tokio's blocking pool ([`tokio::task::spawn_blocking`]) with a
-//! connection from an r2d2 pool, so no async worker thread ever waits on the disk. Reads run in
-//! parallel (WAL readers never block). Writes are `BEGIN IMMEDIATE` transactions with group
-//! commit (see the `writer` module): inside this process they queue, and whichever blocking
-//! task holds the write turn (a plain mutex, never held across an `.await`) runs every write
-//! queued by then, each in its own savepoint, and commits once. A write that is refused rolls
-//! back alone. Other processes on the same file (e.g. a CLI import while the runner serves) are
-//! kept out by the database lock itself and waited for by `busy_timeout`. WAL checkpoints, the
-//! only step that waits for the disk, run on a background thread (the `checkpoint` module),
-//! not inside commits.
+//! No async worker thread ever waits on the database. Reads run on tokio's blocking pool
+//! ([`tokio::task::spawn_blocking`]) with a connection from an r2d2 pool, in parallel (WAL
+//! readers never block). Writes are `BEGIN IMMEDIATE` transactions with group commit, run by
+//! one dedicated writer thread on a connection of its own (see the `writer` module): inside
+//! this process they queue, and the writer thread runs every write queued by then, each in its
+//! own savepoint, and commits once. A write that is refused rolls back alone. Other processes
+//! on the same file (e.g. a CLI import while the runner serves) are kept out by the database
+//! lock itself and waited for by `busy_timeout`. WAL checkpoints, the only step that waits for
+//! the disk, run on a background thread (the `checkpoint` module), not inside commits.
 //!
 //! A useful consequence of one writer at a time: outbox positions become visible in order, so
 //! a consumer that remembers the last position it handled never skips an event.
@@ -117,7 +116,7 @@ pub const DB_FILE: &str = "basoka.sqlite3";
 
 /// How long a write waits for another process holding the database lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Pooled connections: a few parallel readers plus the writer.
+/// Pooled connections, for reads (the writer thread has a connection of its own).
 const POOL_SIZE: u32 = 8;
 /// Prepared statements kept per connection (the list query alone has eight shapes).
 const STATEMENT_CACHE: usize = 64;
@@ -157,7 +156,7 @@ pub struct EmbeddedStore {
 
 struct Inner {
     pool: Pool<SqliteConnectionManager>,
-    /// Queues and group-commits this process's writes.
+    /// Queues this process's writes for the writer thread, which group-commits them.
     writer: Arc<writer::Writer>,
     path: PathBuf,
 }
@@ -277,11 +276,15 @@ impl EmbeddedStore {
             path: path.clone(),
             message: format!("cannot start the checkpoint thread: {e}"),
         })?;
+        let writer = writer::Writer::start(&path, poke).map_err(|e| OpenError::Open {
+            path: path.clone(),
+            message: format!("cannot start the writer thread: {e}"),
+        })?;
         tracing::debug!(path = %path.display(), "embedded store open");
         Ok(EmbeddedStore {
             inner: Arc::new(Inner {
                 pool,
-                writer: Arc::new(writer::Writer::new(poke)),
+                writer: Arc::new(writer),
                 path,
             }),
         })
@@ -333,14 +336,14 @@ impl EmbeddedStore {
         .map_err(join_error)?
     }
 
-    /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the blocking pool (see [`writer`]): its
+    /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer thread (see [`writer`]): its
     /// changes are committed if it returns `Ok`, rolled back otherwise.
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
         T: Send + 'static,
     {
-        self.inner.writer.write(&self.inner.pool, f).await
+        self.inner.writer.write(f).await
     }
 }
 
