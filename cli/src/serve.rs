@@ -151,6 +151,7 @@ fn wire_embedded(dir: &Path, settings: Settings) -> Result<Wired, String> {
         requests: shared_store.clone(),
         idempotency: shared_store.clone(),
         registry: shared_store.clone(),
+        submit_reads: shared_store.clone(),
         clock: clock.clone(),
         ids: Arc::new(RandomIds),
         policy: settings.policy,

@@ -1,5 +1,5 @@
 //! The embedded adapter: the store ports of [`shared::ports`] ([`RequestStore`],
-//! [`IdempotencyStore`], [`RegistryStore`], [`Outbox`]), of [`shared::fulfilment_ports`]
+//! [`IdempotencyStore`], [`RegistryStore`], [`Outbox`], [`SubmitReads`]), of [`shared::fulfilment_ports`]
 //! ([`StockStore`]) and of [`shared::notify`] ([`NotificationLog`], [`Directory`]) over one
 //! SQLite file in the local runner's data folder (`<data dir>/basoka.sqlite3`); and
 //! [`FileSms`], the local runner's SMS sender, which appends each SMS to a file there.
@@ -109,7 +109,7 @@ pub use shared::fulfilment_ports::StockStore;
 #[doc(no_inline)]
 pub use shared::notify::{Directory, NotificationLog};
 #[doc(no_inline)]
-pub use shared::ports::{IdempotencyStore, Outbox, RegistryStore, RequestStore};
+pub use shared::ports::{IdempotencyStore, Outbox, RegistryStore, RequestStore, SubmitReads};
 
 /// The database file's name inside the data folder.
 pub const DB_FILE: &str = "basoka.sqlite3";
