@@ -34,7 +34,7 @@ use tokio::sync::watch;
 
 use crate::backend::{Backend, BackendArgs, embedded_fulfil_deps};
 use crate::datadir::{self, DataDirArg};
-use crate::delivery::{self, DeadLetters, DeliveryMode, Handler};
+use crate::delivery::{self, BatchHandler, Consumer, DeadLetters, DeliveryMode, Handler};
 use crate::seed;
 
 /// The local SMS outbox file, in the data folder: one JSON line per SMS.
@@ -112,6 +112,8 @@ struct Wired {
     dead_letters: DeadLetters,
     allocate: Handler,
     notify: Handler,
+    /// `notify` for a whole batch, where the backend has one (see [`delivery::Consumer`]).
+    notify_batch: Option<BatchHandler>,
     /// Sends failed SMS again; how many went out.
     retry: Arc<dyn Fn() -> BoxFuture<Result<usize, String>> + Send + Sync>,
     contacts: Option<Arc<ContactBook>>,
@@ -181,6 +183,19 @@ fn wire_embedded(dir: &Path, settings: Settings) -> Result<Wired, String> {
             Box::pin(async move { notify::handle_event(&nd, &event).await.map(|_| ()) })
         })
     };
+    let notify_batch: BatchHandler = {
+        let nd = notify_deps.clone();
+        Arc::new(move |events| {
+            let nd = nd.clone();
+            Box::pin(async move {
+                notify::handle_events(&nd, &events)
+                    .await
+                    .into_iter()
+                    .map(|answer| answer.map(|_| ()))
+                    .collect()
+            })
+        })
+    };
     let dead_letters: DeadLetters = {
         let store = store.clone();
         Arc::new(move |key, error| {
@@ -199,6 +214,7 @@ fn wire_embedded(dir: &Path, settings: Settings) -> Result<Wired, String> {
         dead_letters,
         allocate,
         notify,
+        notify_batch: Some(notify_batch),
         retry: Arc::new(move || {
             let nd = notify_deps.clone();
             Box::pin(async move { notify::retry_failed(&nd).await.map_err(|e| e.to_string()) })
@@ -267,6 +283,8 @@ async fn wire_aws(
         }),
         allocate,
         notify,
+        // Each event goes through the Lambda entry point as its own SQS message.
+        notify_batch: None,
         retry: Arc::new(move || {
             let f = retry_fn.clone();
             Box::pin(async move {
@@ -342,15 +360,24 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
         let mut tasks = Vec::new();
         let mode = DeliveryMode::from_env();
         if mode.enabled {
-            for (name, handler) in [
-                ("allocate-stock", wired.allocate.clone()),
-                ("notify", wired.notify.clone()),
-            ] {
+            let consumers = [
+                // One by one: allocations follow the order of approvals.
+                Consumer {
+                    name: "allocate-stock",
+                    handler: wired.allocate.clone(),
+                    batch: None,
+                },
+                Consumer {
+                    name: "notify",
+                    handler: wired.notify.clone(),
+                    batch: wired.notify_batch.clone(),
+                },
+            ];
+            for consumer in consumers {
                 tasks.push(tokio::spawn(delivery::run_consumer(
                     wired.outbox.clone(),
                     wired.dead_letters.clone(),
-                    name,
-                    handler,
+                    consumer,
                     mode.repeat,
                     stop_rx.clone(),
                 )));

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -314,17 +315,40 @@ pub struct NotifyReport {
     pub skipped: usize,
 }
 
-/// The `notify` queue handler. Store failures are errors (the event is retried); send failures
-/// are not (they are logged as failed and retried by [`retry_failed`]).
-pub async fn on_event(deps: &NotifyDeps, event: &Event) -> Result<NotifyReport, AppError> {
+/// Whether who is told about an event of this kind depends on the request as it is now (the
+/// staff who submitted it, the reporting PSM, the household): only then is it read.
+fn needs_request(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::RequestApproved { .. }
+        | EventKind::RequestRejected { .. }
+        | EventKind::RequestDispatched { .. }
+        | EventKind::RequestDelivered { .. }
+        | EventKind::RequestCancelled { .. } => true,
+        EventKind::RequestSubmitted { .. }
+        | EventKind::SurveyAssigned { .. }
+        | EventKind::SurveyRecorded { .. }
+        | EventKind::RequestWaitlisted { .. }
+        | EventKind::RequestAllocated { .. }
+        | EventKind::StockReceived { .. }
+        | EventKind::StockAdjusted { .. }
+        | EventKind::StockLow { .. } => false,
+    }
+}
+
+/// The log records of the SMS `event` calls for, not yet claimed.
+async fn records_for(
+    deps: &NotifyDeps,
+    event: &Event,
+) -> Result<Vec<NotificationRecord>, AppError> {
     let request = match event.request_id() {
-        Some(id) => deps.requests.get(id).await?,
-        None => None,
+        Some(id) if needs_request(&event.kind) => deps.requests.get(id).await?,
+        _ => None,
     };
-    let mut report = NotifyReport::default();
-    for o in recipients(deps, event, request.as_ref()).await? {
-        let now = deps.clock.now();
-        let record = NotificationRecord {
+    let now = deps.clock.now();
+    Ok(recipients(deps, event, request.as_ref())
+        .await?
+        .into_iter()
+        .map(|o| NotificationRecord {
             event_id: event.id.as_str().to_string(),
             event_type: event.type_name().to_string(),
             recipient: o.to.as_str().to_string(),
@@ -336,23 +360,72 @@ pub async fn on_event(deps: &NotifyDeps, event: &Event) -> Result<NotifyReport, 
             last_error: None,
             created_at: now,
             updated_at: now,
-        };
-        let record = match deps.log.claim(&record).await? {
-            None => record,
-            Some(existing) if existing.status == NotificationStatus::Sent => {
-                report.skipped += 1;
-                continue;
-            }
-            // Failed earlier, or claimed by a sender that died before reporting: try again.
-            Some(existing) => existing,
-        };
-        if attempt(deps, record).await? {
-            report.sent += 1;
-        } else {
-            report.failed += 1;
+        })
+        .collect())
+}
+
+/// The `notify` queue handler. Store failures are errors (the event is retried); send failures
+/// are not (they are logged as failed and retried by [`retry_failed`]).
+pub async fn on_event(deps: &NotifyDeps, event: &Event) -> Result<NotifyReport, AppError> {
+    on_events(deps, std::slice::from_ref(event))
+        .await
+        .pop()
+        .expect("one answer per event")
+}
+
+/// [`on_event`] for a batch of events: one answer per event, in order. Each stage runs for the
+/// whole batch at once: work out every recipient; claim every (event, recipient) in the log;
+/// send every SMS that was claimed (or failed before); record every outcome. The store and
+/// the SMS sender thus see the batch's calls together, which lets them combine them (the
+/// embedded store commits the claims in one transaction, the local SMS file writes the lines
+/// with one `fsync`), while each SMS is still recorded as sent only after its sender said so.
+///
+/// An event whose stage fails with a store error answers that error and goes no further (its
+/// SMS already sent stay logged as sent; the others are sent when the event is retried); the
+/// other events of the batch are not held up by it.
+pub async fn on_events(deps: &NotifyDeps, events: &[Event]) -> Vec<Result<NotifyReport, AppError>> {
+    let mut answers: Vec<Result<NotifyReport, AppError>> =
+        events.iter().map(|_| Ok(NotifyReport::default())).collect();
+    // Who is told what.
+    let planned = join_all(events.iter().map(|e| records_for(deps, e))).await;
+    let mut claims: Vec<(usize, NotificationRecord)> = Vec::new();
+    for (i, records) in planned.into_iter().enumerate() {
+        match records {
+            Ok(records) => claims.extend(records.into_iter().map(|r| (i, r))),
+            Err(e) => answers[i] = Err(e),
         }
     }
-    Ok(report)
+    // Each (event, recipient) once, however often the event arrives.
+    let claimed = join_all(claims.iter().map(|(_, r)| deps.log.claim(r))).await;
+    let mut to_send: Vec<(usize, NotificationRecord)> = Vec::new();
+    for ((i, record), claim) in claims.into_iter().zip(claimed) {
+        let Ok(report) = &mut answers[i] else {
+            continue;
+        };
+        match claim {
+            Ok(None) => to_send.push((i, record)),
+            Ok(Some(existing)) if existing.status == NotificationStatus::Sent => {
+                report.skipped += 1;
+            }
+            // Failed earlier, or claimed by a sender that died before reporting: try again.
+            Ok(Some(existing)) => to_send.push((i, existing)),
+            Err(e) => answers[i] = Err(e.into()),
+        }
+    }
+    // An event that failed to claim one of its SMS sends none of them now.
+    to_send.retain(|(i, _)| answers[*i].is_ok());
+    let sent = join_all(to_send.iter().map(|(_, r)| attempt(deps, r.clone()))).await;
+    for ((i, _), outcome) in to_send.into_iter().zip(sent) {
+        let Ok(report) = &mut answers[i] else {
+            continue;
+        };
+        match outcome {
+            Ok(true) => report.sent += 1,
+            Ok(false) => report.failed += 1,
+            Err(e) => answers[i] = Err(e),
+        }
+    }
+    answers
 }
 
 /// Sends one logged SMS once and records the outcome. `Ok(true)` when sent.
