@@ -115,7 +115,7 @@ pub use shared::ports::{IdempotencyStore, Outbox, RegistryStore, RequestStore, S
 pub const DB_FILE: &str = "basoka.sqlite3";
 
 /// How long a write waits for another process holding the database lock.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Pooled connections, for reads (the writer thread has a connection of its own).
 const POOL_SIZE: u32 = 8;
 /// Prepared statements kept per connection (the list query alone has eight shapes).
@@ -272,11 +272,13 @@ impl EmbeddedStore {
                 path: path.clone(),
                 message: e.to_string(),
             })?;
-        let poke = checkpoint::start(&path).map_err(|e| OpenError::Open {
+        // The write turn, shared by the writer thread and the checkpoint thread.
+        let turn = Arc::new(std::sync::Mutex::new(()));
+        let poke = checkpoint::start(&path, Arc::clone(&turn)).map_err(|e| OpenError::Open {
             path: path.clone(),
             message: format!("cannot start the checkpoint thread: {e}"),
         })?;
-        let writer = writer::Writer::start(&path, poke).map_err(|e| OpenError::Open {
+        let writer = writer::Writer::start(&path, turn, poke).map_err(|e| OpenError::Open {
             path: path.clone(),
             message: format!("cannot start the writer thread: {e}"),
         })?;

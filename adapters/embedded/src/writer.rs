@@ -26,9 +26,10 @@
 //! went into those thread wake-ups.)
 //!
 //! No async worker ever waits here: the mutexes are held only to push or take jobs, never
-//! across an `.await` or a database call. The writer thread holds the *write turn* (a mutex of
-//! its own) while it runs a batch; tests take the turn to hold the thread back and so gather
-//! several writes into one batch.
+//! across an `.await` or a database call. The writer thread holds the *write turn* (a mutex
+//! shared with the checkpoint thread) while it runs a batch: the checkpoint thread takes it for
+//! the short step that lets the WAL start over (see the `checkpoint` module), and tests take it
+//! to hold the thread back and so gather several writes into one batch.
 //!
 //! A job that panics must not take the writer down with it: each batch runs under
 //! `catch_unwind`. The panicking batch's transaction is rolled back (dropping a rusqlite
@@ -108,7 +109,7 @@ struct Shared {
     state: Mutex<State>,
     wake: Condvar,
     /// Held by the writer thread while it runs a batch.
-    turn: Mutex<()>,
+    turn: Arc<Mutex<()>>,
 }
 
 impl Shared {
@@ -126,9 +127,9 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on a connection of its own to `path`. It pokes `committed`
-    /// after each commit (for the checkpoint thread).
-    pub fn start(path: &Path, committed: Poke) -> std::io::Result<Writer> {
+    /// Starts the writer thread on a connection of its own to `path`. It holds `turn` while it
+    /// runs a batch, and pokes `committed` after each commit (both for the checkpoint thread).
+    pub fn start(path: &Path, turn: Arc<Mutex<()>>, committed: Poke) -> std::io::Result<Writer> {
         let conn = Connection::open(path)
             .and_then(|mut c| crate::configure(&mut c).map(|()| c))
             .map_err(std::io::Error::other)?;
@@ -139,7 +140,7 @@ impl Writer {
                 closed: false,
             }),
             wake: Condvar::new(),
-            turn: Mutex::new(()),
+            turn,
         });
         let thread = Arc::clone(&shared);
         std::thread::Builder::new()
