@@ -232,20 +232,33 @@ fn run(shared: &Shared, mut conn: Connection, committed: &Poke) {
     }
 }
 
+/// Runs one of the savepoint statements below, prepared once per connection (rusqlite's own
+/// savepoints parse their SQL each time, twice per job on the writer thread).
+fn savepoint_step(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+const SAVEPOINT: &str = "SAVEPOINT job";
+const RELEASE: &str = "RELEASE job";
+const ROLLBACK_TO: &str = "ROLLBACK TO job";
+
 /// One transaction for the whole batch, one savepoint per job. Whether it committed.
 fn run_batch(conn: &mut Connection, mut batch: Vec<Box<dyn Job>>) -> bool {
     let mut outcomes: Vec<Result<(), StoreError>> = Vec::with_capacity(batch.len());
     let committed = (|| -> Result<(), StoreError> {
-        let mut tx = conn
+        // Dropped without a commit (an error below, or a panic), it rolls the batch back.
+        let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| DbError::from(e).into_store())?;
         for job in batch.iter_mut() {
-            let mut sp = tx.savepoint().map_err(|e| DbError::from(e).into_store())?;
-            let outcome = job.run(&sp);
+            savepoint_step(&tx, SAVEPOINT).map_err(|e| DbError::from(e).into_store())?;
+            let outcome = job.run(&tx);
             let end = match outcome {
-                Ok(()) => sp.commit(),
+                Ok(()) => savepoint_step(&tx, RELEASE),
                 // Undo this job only; if even that fails, the whole batch is given up below.
-                Err(_) => sp.rollback().and_then(|()| sp.commit()),
+                Err(_) => {
+                    savepoint_step(&tx, ROLLBACK_TO).and_then(|()| savepoint_step(&tx, RELEASE))
+                }
             };
             end.map_err(|e| DbError::from(e).into_store())?;
             outcomes.push(outcome.map_err(DbError::into_store));
