@@ -20,7 +20,7 @@ use shared::{Kk, Nik, RequestId, Status};
 use crate::codec::{
     Cursor, Listing, from_json, kk_key, nik_key, request_id, time_from_text, time_to_text, to_json,
 };
-use crate::{DbError, EmbeddedStore};
+use crate::{DbError, EmbeddedStore, in_one_snapshot};
 
 pub(crate) const INSERT_IDEMPOTENCY: &str =
     "INSERT INTO idempotency (key, fingerprint, status, body, created_at)
@@ -461,8 +461,8 @@ impl IdempotencyStore for EmbeddedStore {
     }
 }
 
-/// The four reads of the submit decision in one blocking task, on one connection: one hop
-/// off the async workers instead of four.
+/// The four reads of the submit decision in one blocking task, on one connection, in one read
+/// transaction: one hop off the async workers instead of four, and one snapshot.
 #[async_trait]
 impl SubmitReads for EmbeddedStore {
     async fn submit_facts(
@@ -474,19 +474,21 @@ impl SubmitReads for EmbeddedStore {
         let key = key.map(str::to_string);
         let (head_nik, household) = (nik.clone(), (nik_key(nik), kk_key(kk)));
         self.read(move |conn| {
-            if let Some(key) = key
-                && let Some(prior) = idempotency_record(conn, key)?
-            {
-                return Ok(SubmitFacts {
-                    prior: Some(prior),
-                    ..SubmitFacts::default()
-                });
-            }
-            Ok(SubmitFacts {
-                prior: None,
-                registry: crate::registry::lookup(conn, head_nik)?,
-                active: active_for(conn, &household.0, &household.1)?,
-                last_delivery: last_delivery(conn, &household.0, &household.1)?,
+            in_one_snapshot(conn, |conn| {
+                if let Some(key) = key
+                    && let Some(prior) = idempotency_record(conn, key)?
+                {
+                    return Ok(SubmitFacts {
+                        prior: Some(prior),
+                        ..SubmitFacts::default()
+                    });
+                }
+                Ok(SubmitFacts {
+                    prior: None,
+                    registry: crate::registry::lookup(conn, head_nik)?,
+                    active: active_for(conn, &household.0, &household.1)?,
+                    last_delivery: last_delivery(conn, &household.0, &household.1)?,
+                })
             })
         })
         .await
