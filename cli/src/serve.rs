@@ -5,8 +5,8 @@
 //! merged; the runner adds what API Gateway adds on AWS: token verification, the body limit,
 //! request logs and problem+json answers for unknown routes (404) and methods (405). The queues are in-process
 //! ([`crate::delivery`]): one task per consumer reads the outbox and hands each event on.
-//! Embedded store calls run on the blocking pool, so the async workers only parse, route and
-//! serialise.
+//! Embedded store reads run on the blocking pool and its writes on the store's writer thread,
+//! so the async workers only parse, route and serialise.
 //!
 //! With `--backend aws` the stores and the SMS sender are the Lambda functions' own adapters
 //! (`basoka_aws`), and each event reaches `allocate-stock` and `notify` through their Lambda
