@@ -5,8 +5,8 @@
 //! merged; the runner adds what API Gateway adds on AWS: token verification, the body limit,
 //! request logs and problem+json answers for unknown routes (404) and methods (405). The queues are in-process
 //! ([`crate::delivery`]): one task per consumer reads the outbox and hands each event on.
-//! Embedded store calls run on the blocking pool, so the async workers only parse, route and
-//! serialise.
+//! Embedded store reads run on the blocking pool and its writes on the store's writer thread,
+//! so the async workers only parse, route and serialise.
 //!
 //! With `--backend aws` the stores and the SMS sender are the Lambda functions' own adapters
 //! (`basoka_aws`), and each event reaches `allocate-stock` and `notify` through their Lambda
@@ -35,7 +35,7 @@ use tokio::sync::watch;
 
 use crate::backend::{Backend, BackendArgs, embedded_fulfil_deps};
 use crate::datadir::{self, DataDirArg};
-use crate::delivery::{self, DeadLetters, DeliveryMode, Handler};
+use crate::delivery::{self, BatchHandler, Consumer, DeadLetters, DeliveryMode, Handler};
 use crate::seed;
 
 /// The local SMS outbox file, in the data folder: one JSON line per SMS.
@@ -113,6 +113,8 @@ struct Wired {
     dead_letters: DeadLetters,
     allocate: Handler,
     notify: Handler,
+    /// `notify` for a whole batch, where the backend has one (see [`delivery::Consumer`]).
+    notify_batch: Option<BatchHandler>,
     /// Sends failed SMS again; how many went out.
     retry: Arc<dyn Fn() -> BoxFuture<Result<usize, String>> + Send + Sync>,
     contacts: Option<Arc<ContactBook>>,
@@ -168,6 +170,7 @@ fn wire_embedded(dir: &Path, settings: Settings) -> Result<Wired, String> {
         requests: shared_store.clone(),
         idempotency: shared_store.clone(),
         registry: shared_store.clone(),
+        submit_reads: shared_store.clone(),
         clock: clock.clone(),
         ids: Arc::new(RandomIds),
         policy: settings.policy,
@@ -197,6 +200,19 @@ fn wire_embedded(dir: &Path, settings: Settings) -> Result<Wired, String> {
             Box::pin(async move { notify::handle_event(&nd, &event).await.map(|_| ()) })
         })
     };
+    let notify_batch: BatchHandler = {
+        let nd = notify_deps.clone();
+        Arc::new(move |events| {
+            let nd = nd.clone();
+            Box::pin(async move {
+                notify::handle_events(&nd, &events)
+                    .await
+                    .into_iter()
+                    .map(|answer| answer.map(|_| ()))
+                    .collect()
+            })
+        })
+    };
     let dead_letters: DeadLetters = {
         let store = store.clone();
         Arc::new(move |key, error| {
@@ -215,6 +231,7 @@ fn wire_embedded(dir: &Path, settings: Settings) -> Result<Wired, String> {
         dead_letters,
         allocate,
         notify,
+        notify_batch: Some(notify_batch),
         retry: Arc::new(move || {
             let nd = notify_deps.clone();
             Box::pin(async move { notify::retry_failed(&nd).await.map_err(|e| e.to_string()) })
@@ -287,6 +304,8 @@ async fn wire_aws(
         }),
         allocate,
         notify,
+        // Each event goes through the Lambda entry point as its own SQS message.
+        notify_batch: None,
         retry: Arc::new(move || {
             let f = retry_fn.clone();
             Box::pin(async move {
@@ -334,6 +353,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
         .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(blocking_threads())
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
@@ -363,15 +383,24 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
         let mut tasks = Vec::new();
         let mode = DeliveryMode::from_env();
         if mode.enabled {
-            for (name, handler) in [
-                ("allocate-stock", wired.allocate.clone()),
-                ("notify", wired.notify.clone()),
-            ] {
+            let consumers = [
+                // One by one: allocations follow the order of approvals.
+                Consumer {
+                    name: "allocate-stock",
+                    handler: wired.allocate.clone(),
+                    batch: None,
+                },
+                Consumer {
+                    name: "notify",
+                    handler: wired.notify.clone(),
+                    batch: wired.notify_batch.clone(),
+                },
+            ];
+            for consumer in consumers {
                 tasks.push(tokio::spawn(delivery::run_consumer(
                     wired.outbox.clone(),
                     wired.dead_letters.clone(),
-                    name,
-                    handler,
+                    consumer,
                     mode.repeat,
                     stop_rx.clone(),
                 )));
@@ -421,6 +450,17 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
         served
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Threads of tokio's blocking pool. On the embedded store it runs the reads (on at most eight
+/// pooled connections) and the SMS file's appends; the writes have a thread of their own. More
+/// threads than the machine can run at once only wait for a connection or a core, and crowd
+/// the run queue in front of the writer thread that every write waits for: on 2 cores, 4
+/// threads instead of tokio's default (up to 512) gave the submit benchmark about 15% more
+/// throughput and a lower p99.
+fn blocking_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    (2 * cores).clamp(4, 8)
 }
 
 /// What the start-up banner tells.

@@ -932,10 +932,11 @@ pub async fn allocate(deps: &FulfilDeps, id: &RequestId) -> Result<AllocationOut
         if !matches!(request.status, Status::Approved | Status::Waitlisted) {
             return Ok(AllocationOutcome::Skipped);
         }
-        if deps
-            .stock
-            .allocation(id)
-            .await?
+        // Also what the write below expects to find: if it changes in between, the write is
+        // refused (`StateConflict`) and this loop reads again.
+        let previous = deps.stock.allocation(id).await?;
+        if previous
+            .as_ref()
             .is_some_and(|a| a.status != AllocationStatus::Released)
         {
             return Ok(AllocationOutcome::Skipped);
@@ -1008,7 +1009,6 @@ pub async fn allocate(deps: &FulfilDeps, id: &RequestId) -> Result<AllocationOut
                 events.extend(low_stock_events(
                     deps, &warehouse, &items, &lots, &delta, now, &actor,
                 ));
-                let previous = deps.stock.allocation(id).await?;
                 let allocation = Allocation {
                     request_id: request.id.clone(),
                     warehouse: warehouse.clone(),

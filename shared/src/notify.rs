@@ -546,6 +546,48 @@ pub async fn on_event(deps: &NotifyDeps, event: &Event) -> Result<NotifyReport, 
     Ok(report)
 }
 
+/// [`on_event`] for a batch of events: one answer per event, in order. The events of one
+/// request are handled one after the other, in the batch's order (so that its SMS go out in
+/// the order things happened); different requests' events run concurrently, so that the
+/// store and the SMS sender see their calls together and can combine them (the embedded
+/// store commits them in one transaction, the local SMS file writes the lines with one
+/// `fsync`). Each SMS is still recorded as sent only after its sender said so, and each event
+/// keeps [`on_event`]'s once-per-(event, recipient) promise.
+pub async fn on_events(deps: &NotifyDeps, events: &[Event]) -> Vec<Result<NotifyReport, AppError>> {
+    // Indices of the batch grouped by request (events about no request each on their own).
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut by_request: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, event) in events.iter().enumerate() {
+        match event.request_id() {
+            Some(id) => match by_request.get(id.as_str()) {
+                Some(&g) => groups[g].push(i),
+                None => {
+                    by_request.insert(id.as_str(), groups.len());
+                    groups.push(vec![i]);
+                }
+            },
+            None => groups.push(vec![i]),
+        }
+    }
+    let done = futures_util::future::join_all(groups.into_iter().map(|group| async move {
+        let mut answers = Vec::with_capacity(group.len());
+        for i in group {
+            answers.push((i, on_event(deps, &events[i]).await));
+        }
+        answers
+    }))
+    .await;
+    let mut answers: Vec<Option<Result<NotifyReport, AppError>>> =
+        events.iter().map(|_| None).collect();
+    for (i, answer) in done.into_iter().flatten() {
+        answers[i] = Some(answer);
+    }
+    answers
+        .into_iter()
+        .map(|a| a.expect("one answer per event"))
+        .collect()
+}
+
 /// Leases `current` (failed, or a claim whose lease is over) to this sender: one more
 /// attempt, by a conditional write. `None` when another sender took it first.
 async fn take_over(
@@ -963,6 +1005,59 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_batch_answers_each_event_in_order_and_keeps_a_requests_sms_in_order() {
+        let r = request();
+        let (d, outbox, _) = deps(Some(r.clone()));
+        // The SMS sender is slow, so that concurrent work would overtake if it could.
+        *outbox.slow.lock().unwrap() = Some(std::time::Duration::from_millis(20));
+        let approved = event(&r, approved());
+        let dispatched = event(
+            &r,
+            EventKind::RequestDispatched {
+                shipment_id: "s".into(),
+                delivery: Delivery::Kelurahan,
+            },
+        );
+        let stock_low = Event {
+            request: None,
+            ..event(
+                &r,
+                EventKind::StockLow {
+                    warehouse: "GUDANG-DINSOS-BKS".into(),
+                    sku: "BERAS".into(),
+                    unit: "kg".into(),
+                    available: 8,
+                    threshold: 10,
+                },
+            )
+        };
+        let batch = [approved.clone(), stock_low, dispatched, approved];
+        let answers: Vec<NotifyReport> = on_events(&d, &batch)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(answers.len(), 4, "one answer per event");
+        assert_eq!(answers[0].sent, 2, "approved: staff and PSM");
+        assert_eq!(answers[1].sent, 1, "stock low: the warehouse");
+        assert_eq!(answers[3].skipped, 2, "the approval again: nothing twice");
+        // The kelurahan staff hear of the approval before the dispatch.
+        let staff: Vec<String> = outbox
+            .sent
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(to, _)| to == "+6281211110001")
+            .map(|(_, text)| text.clone())
+            .collect();
+        assert_eq!(staff.len(), 2, "{staff:?}");
+        assert!(
+            staff[0].contains("DISETUJUI") || staff[0].contains("disetujui"),
+            "{staff:?}"
+        );
     }
 
     #[tokio::test]

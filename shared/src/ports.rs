@@ -132,6 +132,53 @@ pub trait IdempotencyStore: Send + Sync {
     async fn get(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
 }
 
+/// What the submit decision reads before it writes (see [`SubmitReads`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SubmitFacts {
+    /// The stored answer for the submission's `Idempotency-Key`, when it carries one. When
+    /// there is one, the submission is a replay and nothing else is read: the other fields
+    /// are then `None`.
+    pub prior: Option<IdempotencyRecord>,
+    /// The head of household's registry row.
+    pub registry: Option<RegistryRecord>,
+    /// The household's active request, as [`RequestStore::active_for`] answers.
+    pub active: Option<RequestId>,
+    /// When aid last reached the household, as [`RequestStore::last_delivery`] answers.
+    pub last_delivery: Option<DateTime<Utc>>,
+}
+
+/// Everything the submit decision reads, in one store round trip where the store can: the
+/// keyed submission's stored answer, the registry row, the active request and the last
+/// delivery of the household. The default implementation makes the separate port calls one
+/// after the other; a store that can answer them all at once overrides it (the embedded store
+/// reads them in one blocking task on one connection, DynamoDB in parallel requests), and the
+/// conformance suite checks that both answer as the separate calls do.
+#[async_trait]
+pub trait SubmitReads: RequestStore + IdempotencyStore + RegistryStore {
+    /// `key` is the caller-scoped idempotency key (`{sub}:{Idempotency-Key}`), if any.
+    async fn submit_facts(
+        &self,
+        key: Option<&str>,
+        nik: &Nik,
+        kk: &Kk,
+    ) -> Result<SubmitFacts, StoreError> {
+        if let Some(key) = key
+            && let Some(prior) = IdempotencyStore::get(self, key).await?
+        {
+            return Ok(SubmitFacts {
+                prior: Some(prior),
+                ..SubmitFacts::default()
+            });
+        }
+        Ok(SubmitFacts {
+            prior: None,
+            registry: self.lookup(nik).await?,
+            active: self.active_for(nik, kk).await?,
+            last_delivery: self.last_delivery(nik, kk).await?,
+        })
+    }
+}
+
 /// How many registry rows a load changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ImportCounts {
@@ -223,6 +270,8 @@ pub struct Deps {
     pub requests: Arc<dyn RequestStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub registry: Arc<dyn RegistryStore>,
+    /// The three above in one round trip, for the submit path (the same store).
+    pub submit_reads: Arc<dyn SubmitReads>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn Ids>,
     pub policy: Policy,

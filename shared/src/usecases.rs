@@ -17,7 +17,7 @@ use crate::ids::RequestId;
 use crate::input::Input;
 use crate::lifecycle::{self, Action, Actor, Refusal, Status};
 use crate::policy::Policy;
-use crate::ports::{Deps, IdempotencyRecord, ListQuery, NewRequest, StoreError};
+use crate::ports::{Deps, IdempotencyRecord, ListQuery, NewRequest, StoreError, SubmitFacts};
 use crate::request::{
     ActorRef, AidRequest, Cancellation, Decision, DecisionKind, Delivery, Disclosure, Flag,
     HistoryEntry, Recommendation, RequestPage, RequestView, Submitter, SurveyAssignment,
@@ -205,35 +205,42 @@ pub async fn submit(
                     ),
                 )]));
             }
-            let scoped = format!("{}:{}", caller.sub, key);
-            let fp = fingerprint(body);
-            if let Some(prior) = deps.idempotency.get(&scoped).await? {
-                return replay(prior, &fp);
-            }
-            Some((scoped, fp))
+            Some((format!("{}:{}", caller.sub, key), fingerprint(body)))
         }
         None => None,
     };
+    let key = idem.as_ref().map(|(key, _)| key.as_str());
 
-    let s = read_submission(caller, body)?;
+    // A stored answer for the key comes first (it is replayed, or the key's reuse refused,
+    // whatever this body holds); then the body's own problems; then the household. Everything
+    // the decision reads is read in one store round trip (see `SubmitReads`), once the body
+    // is known to be valid; an invalid keyed body only needs the key's record.
+    let s = read_submission(caller, body);
+    let facts = match (&s, key) {
+        (Ok(s), _) => {
+            deps.submit_reads
+                .submit_facts(key, &s.household.head_nik, &s.household.kk)
+                .await?
+        }
+        (Err(_), Some(key)) => SubmitFacts {
+            prior: deps.idempotency.get(key).await?,
+            ..SubmitFacts::default()
+        },
+        (Err(_), None) => SubmitFacts::default(),
+    };
+    if let (Some(prior), Some((_, fp))) = (facts.prior, &idem) {
+        return replay(prior, fp);
+    }
+    let s = s?;
     let now = deps.clock.now();
 
-    let registry = deps.registry.lookup(&s.household.head_nik).await?;
-    let registry_check = Policy::registry_check(registry.map(|r| r.desil));
+    let registry_check = Policy::registry_check(facts.registry.map(|r| r.desil));
     let mut flags = deps.policy.registry_flags(&registry_check);
 
-    if let Some(existing) = deps
-        .requests
-        .active_for(&s.household.head_nik, &s.household.kk)
-        .await?
-    {
+    if let Some(existing) = facts.active {
         return duplicate_or_replay(deps, idem.as_ref(), existing).await;
     }
-    let last = deps
-        .requests
-        .last_delivery(&s.household.head_nik, &s.household.kk)
-        .await?;
-    if let Some(until) = deps.policy.cooldown_until(last, now) {
+    if let Some(until) = deps.policy.cooldown_until(facts.last_delivery, now) {
         if s.override_reason.is_none() {
             return Err(AppError::RecentlyAssisted { until });
         }

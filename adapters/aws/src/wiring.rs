@@ -20,6 +20,7 @@ impl AwsAdapters {
             requests: store.clone(),
             idempotency: store.clone(),
             registry: store.clone(),
+            submit_reads: store.clone(),
             clock: Arc::new(SystemClock),
             ids: Arc::new(RandomIds),
             policy,

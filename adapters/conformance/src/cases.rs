@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use shared::events::{Event, EventKind};
-use shared::ports::{ImportCounts, ListQuery, NewRequest, OutboxItem, StoreError};
+use shared::ports::{ImportCounts, ListQuery, NewRequest, OutboxItem, StoreError, SubmitFacts};
 use shared::request::AidRequest;
 use shared::{Action, EventId, RequestId, Status};
 
@@ -681,6 +681,86 @@ pub async fn last_delivery_for_cooldown(p: &Ports) {
     );
 }
 
+/// [`shared::ports::SubmitReads::submit_facts`] answers exactly what the separate reads answer:
+/// the key's stored record (and then nothing else), the registry row, the active request (the
+/// head NIK's holder first) and the last delivery.
+pub async fn submit_facts_agree_with_the_separate_reads(p: &Ports) {
+    let facts = |key: Option<&'static str>, head: u16, family: u16| async move {
+        must(
+            "submit_facts",
+            p.submit_reads
+                .submit_facts(key, &nik(head), &kk(family))
+                .await,
+        )
+    };
+    let separate = |head: u16, family: u16| async move {
+        SubmitFacts {
+            prior: None,
+            registry: must("registry lookup", p.registry.lookup(&nik(head)).await),
+            active: active(p, head, family).await,
+            last_delivery: must(
+                "last_delivery",
+                p.requests.last_delivery(&nik(head), &kk(family)).await,
+            ),
+        }
+    };
+    let key = "kelurahan-1:facts-1";
+    assert_eq!(
+        facts(None, 1, 1).await,
+        SubmitFacts::default(),
+        "an empty store"
+    );
+    assert_eq!(
+        facts(Some(key), 1, 1).await,
+        SubmitFacts::default(),
+        "an unknown key"
+    );
+
+    // Household 1: in the registry, delivered once, and submitted again (keyed).
+    let rows = vec![registry_row(1, "Siti Aminah", KELURAHAN_A, 2)];
+    must("registry upsert", p.registry.upsert(&rows).await);
+    let mut delivered = insert(p, submission(1, KELURAHAN_A, at(0))).await;
+    drive(p, &mut delivered, &TO_DELIVERED, at(10)).await;
+    let mut keyed = submission(1, KELURAHAN_A, at(100));
+    let record = idempotency(key, "fp-facts", at(100));
+    keyed.idempotency = Some(record.clone());
+    let again = insert(p, keyed).await;
+    let expected = SubmitFacts {
+        prior: None,
+        registry: Some(rows[0].clone()),
+        active: Some(again.id.clone()),
+        last_delivery: Some(delivered.updated_at),
+    };
+    assert_eq!(separate(1, 1).await, expected, "the separate reads");
+    assert_eq!(facts(None, 1, 1).await, expected, "all four, in one call");
+    assert_eq!(
+        facts(Some("kelurahan-1:another"), 1, 1).await,
+        expected,
+        "a key with no record reads the rest"
+    );
+    assert_eq!(
+        facts(Some(key), 1, 1).await,
+        SubmitFacts {
+            prior: Some(record),
+            ..SubmitFacts::default()
+        },
+        "a stored answer, and nothing else"
+    );
+
+    // Two households, each holding one of the keys asked about: the head NIK's holder wins.
+    let by_kk = insert(p, submission(2, KELURAHAN_A, at(200))).await;
+    let by_nik = insert(p, submission(3, KELURAHAN_A, at(201))).await;
+    let mixed = facts(None, 3, 2).await;
+    assert_eq!(mixed, separate(3, 2).await);
+    assert_eq!(mixed.active, Some(by_nik.id), "the head NIK's holder");
+    assert_eq!(
+        facts(None, 900, 2).await.active,
+        Some(by_kk.id),
+        "by KK alone"
+    );
+    assert_eq!(facts(None, 900, 900).await, SubmitFacts::default());
+}
+
 /// Loading counts inserted, updated and unchanged rows; loading the same rows again changes
 /// nothing; lookups return the latest row.
 pub async fn registry_upsert_counts_and_idempotent_reimport(p: &Ports) {
@@ -1005,6 +1085,7 @@ pub async fn concurrent_keyed_retries_replay_the_first_answer(p: &Ports) {
         requests: p.requests.clone(),
         idempotency: p.idempotency.clone(),
         registry: p.registry.clone(),
+        submit_reads: p.submit_reads.clone(),
         clock: Arc::new(shared::ports::SystemClock),
         ids: Arc::new(shared::ports::RandomIds),
         policy: shared::policy::Policy::default(),

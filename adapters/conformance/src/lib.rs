@@ -48,7 +48,9 @@ use std::sync::Arc;
 use shared::Phone;
 use shared::fulfilment_ports::StockStore;
 use shared::notify::{Directory, NotificationLog, SmsSender};
-use shared::ports::{IdempotencyStore, Outbox, RegistryStore, RequestStore, StoreError};
+use shared::ports::{
+    IdempotencyStore, Outbox, RegistryStore, RequestStore, StoreError, SubmitReads,
+};
 
 pub use cases::*;
 pub use fulfilment::*;
@@ -80,6 +82,7 @@ pub struct Ports {
     pub requests: Arc<dyn RequestStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub registry: Arc<dyn RegistryStore>,
+    pub submit_reads: Arc<dyn SubmitReads>,
     pub outbox: Arc<dyn Outbox>,
     pub stock: Arc<dyn StockStore>,
     pub notifications: Arc<dyn NotificationLog>,
@@ -109,6 +112,7 @@ impl Ports {
         S: RequestStore
             + IdempotencyStore
             + RegistryStore
+            + SubmitReads
             + Outbox
             + StockStore
             + NotificationLog
@@ -120,6 +124,7 @@ impl Ports {
             requests: store.clone(),
             idempotency: store.clone(),
             registry: store.clone(),
+            submit_reads: store.clone(),
             outbox: store.clone(),
             stock: store.clone(),
             notifications: store.clone(),
@@ -180,6 +185,7 @@ macro_rules! __with_cases {
             list_filters_by_kelurahan_and_status,
             history_oldest_first,
             last_delivery_for_cooldown,
+            submit_facts_agree_with_the_separate_reads,
             registry_upsert_counts_and_idempotent_reimport,
             outbox_pending_and_ack_in_order,
             concurrent_inserts_same_household_exactly_one_wins,

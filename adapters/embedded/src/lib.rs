@@ -1,5 +1,5 @@
 //! The embedded adapter: the store ports of [`shared::ports`] ([`RequestStore`],
-//! [`IdempotencyStore`], [`RegistryStore`], [`Outbox`]), of [`shared::fulfilment_ports`]
+//! [`IdempotencyStore`], [`RegistryStore`], [`Outbox`], [`SubmitReads`]), of [`shared::fulfilment_ports`]
 //! ([`StockStore`]) and of [`shared::notify`] ([`NotificationLog`], [`Directory`]) over one
 //! SQLite file in the local runner's data folder (`<data dir>/basoka.sqlite3`); and
 //! [`FileSms`], the local runner's SMS sender, which appends each SMS to a file there.
@@ -62,16 +62,15 @@
 //!
 //! # Threads
 //!
-//! Every database call runs on tokio's blocking pool ([`tokio::task::spawn_blocking`]) with a
-//! connection from an r2d2 pool, so no async worker thread ever waits on the disk. Reads run in
-//! parallel (WAL readers never block). Writes are `BEGIN IMMEDIATE` transactions with group
-//! commit (see the `writer` module): inside this process they queue, and whichever blocking
-//! task holds the write turn (a plain mutex, never held across an `.await`) runs every write
-//! queued by then, each in its own savepoint, and commits once. A write that is refused rolls
-//! back alone. Other processes on the same file (e.g. a CLI import while the runner serves) are
-//! kept out by the database lock itself and waited for by `busy_timeout`. WAL checkpoints, the
-//! only step that waits for the disk, run on a background thread (the `checkpoint` module),
-//! not inside commits.
+//! No async worker thread ever waits on the database. Reads run on tokio's blocking pool
+//! ([`tokio::task::spawn_blocking`]) with a connection from an r2d2 pool, in parallel (WAL
+//! readers never block). Writes are `BEGIN IMMEDIATE` transactions with group commit, run by
+//! one dedicated writer thread on a connection of its own (see the `writer` module): inside
+//! this process they queue, and the writer thread runs every write queued by then, each in its
+//! own savepoint, and commits once. A write that is refused rolls back alone. Other processes
+//! on the same file (e.g. a CLI import while the runner serves) are kept out by the database
+//! lock itself and waited for by `busy_timeout`. WAL checkpoints, the only step that waits for
+//! the disk, run on a background thread (the `checkpoint` module), not inside commits.
 //!
 //! A useful consequence of one writer at a time: outbox positions become visible in order, so
 //! a consumer that remembers the last position it handled never skips an event.
@@ -110,14 +109,14 @@ pub use shared::fulfilment_ports::StockStore;
 #[doc(no_inline)]
 pub use shared::notify::{Directory, NotificationLog};
 #[doc(no_inline)]
-pub use shared::ports::{IdempotencyStore, Outbox, RegistryStore, RequestStore};
+pub use shared::ports::{IdempotencyStore, Outbox, RegistryStore, RequestStore, SubmitReads};
 
 /// The database file's name inside the data folder.
 pub const DB_FILE: &str = "basoka.sqlite3";
 
 /// How long a write waits for another process holding the database lock.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Pooled connections: a few parallel readers plus the writer.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Pooled connections, for reads (the writer thread has a connection of its own).
 const POOL_SIZE: u32 = 8;
 /// Prepared statements kept per connection (the list query alone has eight shapes).
 const STATEMENT_CACHE: usize = 64;
@@ -157,7 +156,7 @@ pub struct EmbeddedStore {
 
 struct Inner {
     pool: Pool<SqliteConnectionManager>,
-    /// Queues and group-commits this process's writes.
+    /// Queues this process's writes for the writer thread, which group-commits them.
     writer: Arc<writer::Writer>,
     path: PathBuf,
 }
@@ -183,6 +182,32 @@ fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
          PRAGMA temp_store = MEMORY;
          PRAGMA wal_autocheckpoint = 10000;",
     )
+}
+
+/// Runs `f`'s statements in one read transaction: they all see one snapshot, and the
+/// connection looks at the WAL (and, when other connections wrote since, drops its page cache)
+/// once instead of once per statement, which under steady writes is most of a small read's
+/// cost. The transaction ends however `f` ends, a panic included, so no pooled connection is
+/// ever handed back inside one.
+fn in_one_snapshot<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T, DbError>,
+) -> Result<T, DbError> {
+    /// Ends the read transaction when dropped.
+    struct End<'c>(&'c Connection);
+    impl Drop for End<'_> {
+        fn drop(&mut self) {
+            // Ending a read transaction only releases its snapshot; it cannot fail in a way
+            // the caller could act on.
+            let _ = self
+                .0
+                .prepare_cached("COMMIT")
+                .and_then(|mut s| s.execute([]));
+        }
+    }
+    conn.prepare_cached("BEGIN")?.execute([])?;
+    let _end = End(conn);
+    f(conn)
 }
 
 /// Makes the data folder the owner's alone (see [`private`]): creates it `0700`, or sets an
@@ -273,15 +298,21 @@ impl EmbeddedStore {
                 path: path.clone(),
                 message: e.to_string(),
             })?;
-        let poke = checkpoint::start(&path).map_err(|e| OpenError::Open {
+        // The write turn, shared by the writer thread and the checkpoint thread.
+        let turn = Arc::new(std::sync::Mutex::new(()));
+        let poke = checkpoint::start(&path, Arc::clone(&turn)).map_err(|e| OpenError::Open {
             path: path.clone(),
             message: format!("cannot start the checkpoint thread: {e}"),
+        })?;
+        let writer = writer::Writer::start(&path, turn, poke).map_err(|e| OpenError::Open {
+            path: path.clone(),
+            message: format!("cannot start the writer thread: {e}"),
         })?;
         tracing::debug!(path = %path.display(), "embedded store open");
         Ok(EmbeddedStore {
             inner: Arc::new(Inner {
                 pool,
-                writer: Arc::new(writer::Writer::new(poke)),
+                writer: Arc::new(writer),
                 path,
             }),
         })
@@ -333,14 +364,14 @@ impl EmbeddedStore {
         .map_err(join_error)?
     }
 
-    /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the blocking pool (see [`writer`]): its
+    /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer thread (see [`writer`]): its
     /// changes are committed if it returns `Ok`, rolled back otherwise.
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
         T: Send + 'static,
     {
-        self.inner.writer.write(&self.inner.pool, f).await
+        self.inner.writer.write(f).await
     }
 }
 

@@ -2,14 +2,14 @@
 
 use async_trait::async_trait;
 use chrono::Utc;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use shared::household::Desil;
 use shared::ports::{ImportCounts, RegistryStore, StoreError};
 use shared::registry::RegistryRecord;
 use shared::{KelurahanCode, Kk, Nik};
 
-use crate::EmbeddedStore;
 use crate::codec::time_to_text;
+use crate::{DbError, EmbeddedStore};
 
 pub(crate) const LOOKUP: &str =
     "SELECT kk, nama, kelurahan_code, desil FROM registry WHERE nik = ?1";
@@ -42,30 +42,31 @@ fn corrupt(column: &str) -> StoreError {
     StoreError::Unavailable(format!("stored registry row has an invalid {column}"))
 }
 
+/// [`RegistryStore::lookup`] on a connection.
+pub(crate) fn lookup(conn: &Connection, nik: Nik) -> Result<Option<RegistryRecord>, DbError> {
+    let row: Option<(String, String, String, i64)> = conn
+        .prepare_cached(LOOKUP)?
+        .query_row([nik.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?;
+    let Some((kk, nama, kelurahan, desil)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(RegistryRecord {
+        kk: Kk::parse(&kk).map_err(|_| corrupt("kk"))?,
+        nama,
+        kelurahan_code: KelurahanCode::parse(&kelurahan).map_err(|_| corrupt("kelurahan_code"))?,
+        desil: Desil::new(desil).map_err(|_| corrupt("desil"))?,
+        nik,
+    }))
+}
+
 #[async_trait]
 impl RegistryStore for EmbeddedStore {
     async fn lookup(&self, nik: &Nik) -> Result<Option<RegistryRecord>, StoreError> {
         let nik = nik.clone();
-        self.read(move |conn| {
-            let row: Option<(String, String, String, i64)> = conn
-                .prepare_cached(LOOKUP)?
-                .query_row([nik.as_str()], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })
-                .optional()?;
-            let Some((kk, nama, kelurahan, desil)) = row else {
-                return Ok(None);
-            };
-            Ok(Some(RegistryRecord {
-                kk: Kk::parse(&kk).map_err(|_| corrupt("kk"))?,
-                nama,
-                kelurahan_code: KelurahanCode::parse(&kelurahan)
-                    .map_err(|_| corrupt("kelurahan_code"))?,
-                desil: Desil::new(desil).map_err(|_| corrupt("desil"))?,
-                nik,
-            }))
-        })
-        .await
+        self.read(move |conn| lookup(conn, nik)).await
     }
 
     /// One transaction for the whole slice (callers loading a large file pass it in chunks

@@ -9,11 +9,22 @@
 //! ```
 //!
 //! A send is acknowledged only once its line is on disk: the file is opened in append mode,
-//! the whole line is written with one `write_all` and flushed with `sync_data` before `Ok` is
-//! returned, so that an SMS reported as sent is never lost with a crash. All of it runs on
-//! tokio's blocking pool, one send at a time (a mutex taken inside the blocking task, never
-//! across an `.await`), so lines never interleave. The line holds the full number (it is what
-//! a real gateway would be given); the log line names the recipient masked only.
+//! the line is written with `write_all` and flushed with `sync_data` before `Ok` is returned,
+//! so that an SMS reported as sent is never lost with a crash. The line holds the full number
+//! (it is what a real gateway would be given); the log line names the recipient masked only.
+//!
+//! # Group commit
+//!
+//! An `fsync` costs far more than the write before it, so sends that arrive together share
+//! one. A send queues its line and waits for its answer. Whoever finds no append running
+//! starts one blocking task (on tokio's blocking pool, so no async worker waits on the disk),
+//! which takes every line queued by then, writes them in queue order with one `write_all` (so
+//! lines never interleave), calls `sync_data` once, answers each of their senders, and goes on
+//! until the queue is empty. At most one such task runs at a time (the `appending` flag, read
+//! and set under the queue's mutex, which is never held across an `.await` or the disk). Alone,
+//! a send is one write and one `fsync`, as before; when the notify consumer sends a batch of
+//! SMS at once, they cost one `fsync` together. A failed write or `fsync` fails every send of
+//! its group: none of them is reported as sent.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -26,14 +37,24 @@ use shared::Phone;
 use shared::notify::SmsSender;
 use shared::sms::SmsText;
 use shared::time::wib_offset;
+use tokio::sync::oneshot;
 
-/// Appends every SMS as a JSON line to a local file. Cheap to clone: clones share the file's
-/// lock.
+/// Appends every SMS as a JSON line to a local file. Cheap to clone: clones share the queue
+/// of lines waiting to be appended.
 #[derive(Debug, Clone)]
 pub struct FileSms {
     path: PathBuf,
-    /// Serialises this process's appends (taken inside the blocking task only).
-    lock: Arc<Mutex<()>>,
+    appends: Arc<Mutex<Appends>>,
+}
+
+/// A line waiting to be appended, and who waits for it to be on disk.
+type Queued = (Vec<u8>, oneshot::Sender<Result<(), String>>);
+
+/// The lines waiting for the append task, and whether one runs.
+#[derive(Debug, Default)]
+struct Appends {
+    queue: Vec<Queued>,
+    appending: bool,
 }
 
 /// One line of the outbox file.
@@ -53,7 +74,7 @@ impl FileSms {
     pub fn new(path: impl Into<PathBuf>) -> FileSms {
         FileSms {
             path: path.into(),
-            lock: Arc::new(Mutex::new(())),
+            appends: Arc::new(Mutex::new(Appends::default())),
         }
     }
 
@@ -79,9 +100,9 @@ impl FileSms {
     }
 }
 
-/// Appends `line` to `path` and waits until it is on disk. The file holds phone numbers: it
-/// is created `0600`, its folder (if missing) `0700` (see [`crate::private`]).
-fn append(path: &Path, line: &[u8]) -> std::io::Result<()> {
+/// Appends `lines` to `path` and waits until they are on disk. The file holds phone numbers:
+/// it is created `0600`, its folder (if missing) `0700` (see [`crate::private`]).
+fn append(path: &Path, lines: &[u8]) -> std::io::Result<()> {
     let open = || crate::private::open_private_append(path);
     let mut file = match open() {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -92,8 +113,75 @@ fn append(path: &Path, line: &[u8]) -> std::io::Result<()> {
         }
         other => other?,
     };
-    file.write_all(line)?;
+    file.write_all(lines)?;
     file.sync_data()
+}
+
+/// The append task: writes what is queued, one group at a time, until the queue is empty.
+fn append_queued(path: &Path, appends: &Mutex<Appends>) {
+    loop {
+        let group = {
+            // A poisoned lock still guards a consistent queue (nothing panics while holding it).
+            let mut a = appends.lock().unwrap_or_else(PoisonError::into_inner);
+            if a.queue.is_empty() {
+                a.appending = false;
+                return;
+            }
+            std::mem::take(&mut a.queue)
+        };
+        let mut lines = Vec::with_capacity(group.iter().map(|(l, _)| l.len()).sum());
+        for (line, _) in &group {
+            lines.extend_from_slice(line);
+        }
+        let outcome = append(path, &lines).map_err(|e| {
+            // The error names the file, never a recipient.
+            tracing::warn!(path = %path.display(), error = %e, "cannot write the SMS outbox");
+            format!("cannot write the SMS outbox {}: {e}", path.display())
+        });
+        for (_, reply) in group {
+            // A sender that went away (its task was cancelled) needs no answer.
+            let _ = reply.send(outcome.clone());
+        }
+    }
+}
+
+impl FileSms {
+    /// Queues `line` and waits until it is on disk, starting the append task if none runs.
+    async fn append_line(&self, line: Vec<u8>) -> Result<(), String> {
+        let (reply, answer) = oneshot::channel();
+        let start = {
+            let mut a = self.appends.lock().unwrap_or_else(PoisonError::into_inner);
+            a.queue.push((line, reply));
+            !std::mem::replace(&mut a.appending, true)
+        };
+        if start {
+            let (path, appends) = (self.path.clone(), Arc::clone(&self.appends));
+            let task = tokio::task::spawn_blocking(move || {
+                let _guard = PanicGuard(&appends);
+                append_queued(&path, &appends);
+            });
+            // Each sender hears from the task through its reply, not through this handle.
+            drop(task);
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| Err("the SMS outbox task failed".to_string()))
+    }
+}
+
+/// If the append task unwinds, the flag must not stay set, or no append would ever start
+/// again: this clears it, and fails the lines still queued (their senders hear that the task
+/// failed, as do those of the group it held, whose replies were dropped).
+struct PanicGuard<'a>(&'a Mutex<Appends>);
+
+impl Drop for PanicGuard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut a = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            a.appending = false;
+            a.queue.clear();
+        }
+    }
 }
 
 #[async_trait]
@@ -112,19 +200,7 @@ impl SmsSender for FileSms {
         })
         .map_err(|e| format!("cannot encode the SMS: {e}"))?;
         line.push(b'\n');
-        let (path, lock) = (self.path.clone(), Arc::clone(&self.lock));
-        tokio::task::spawn_blocking(move || {
-            // A panic while appending poisons the lock; the file itself is still usable.
-            let _turn = lock.lock().unwrap_or_else(PoisonError::into_inner);
-            append(&path, &line)
-        })
-        .await
-        .map_err(|_| "the SMS outbox task failed".to_string())?
-        .map_err(|e| {
-            // The error names the file, never the recipient.
-            tracing::warn!(path = %self.path.display(), error = %e, "cannot write the SMS outbox");
-            format!("cannot write the SMS outbox {}: {e}", self.path.display())
-        })?;
+        self.append_line(line).await?;
         tracing::info!(
             id = %id,
             to = %to.masked(),

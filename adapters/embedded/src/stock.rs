@@ -39,7 +39,7 @@ use crate::codec::{
     Cursor, Listing, date_from_text, date_to_text, from_json, time_to_text, to_json,
 };
 use crate::requests::{EventRow, INSERT_IDEMPOTENCY, TransitionRows};
-use crate::{DbError, EmbeddedStore};
+use crate::{DbError, EmbeddedStore, in_one_snapshot};
 
 const ALL_ITEMS: &str = "SELECT json FROM items ORDER BY sku";
 const PUT_ITEM: &str = "INSERT INTO items (sku, retired, json) VALUES (?1, ?2, ?3)
@@ -500,31 +500,34 @@ impl StockStore for EmbeddedStore {
             v.dedup();
             v
         });
+        // One snapshot for all the items' ranges (see `in_one_snapshot`).
         self.read(move |conn| {
-            let mut rows: Vec<LotColumns> = Vec::new();
-            match &skus {
-                // One index range per item.
-                Some(skus) => {
-                    let mut stmt = conn.prepare_cached(LOTS_OF_ITEM)?;
-                    for sku in skus {
-                        for row in stmt.query_map(params![warehouse, sku], lot_columns)? {
+            in_one_snapshot(conn, |conn| {
+                let mut rows: Vec<LotColumns> = Vec::new();
+                match &skus {
+                    // One index range per item.
+                    Some(skus) => {
+                        let mut stmt = conn.prepare_cached(LOTS_OF_ITEM)?;
+                        for sku in skus {
+                            for row in stmt.query_map(params![warehouse, sku], lot_columns)? {
+                                rows.push(row?);
+                            }
+                        }
+                    }
+                    None => {
+                        let mut stmt = conn.prepare_cached(LOTS_OF_WAREHOUSE)?;
+                        for row in stmt.query_map([&warehouse], lot_columns)? {
                             rows.push(row?);
                         }
                     }
                 }
-                None => {
-                    let mut stmt = conn.prepare_cached(LOTS_OF_WAREHOUSE)?;
-                    for row in stmt.query_map([&warehouse], lot_columns)? {
-                        rows.push(row?);
-                    }
-                }
-            }
-            // Oldest first over all items: lot ids are UUIDv7, which sort by time.
-            rows.sort_by(|a, b| a.0.cmp(&b.0));
-            Ok(rows
-                .into_iter()
-                .map(lot_of)
-                .collect::<Result<Vec<_>, _>>()?)
+                // Oldest first over all items: lot ids are UUIDv7, which sort by time.
+                rows.sort_by(|a, b| a.0.cmp(&b.0));
+                Ok(rows
+                    .into_iter()
+                    .map(lot_of)
+                    .collect::<Result<Vec<_>, _>>()?)
+            })
         })
         .await
     }

@@ -1,26 +1,48 @@
-//! The write path: every write is a job run on tokio's blocking pool, inside a
+//! The write path: every write is a job run by one dedicated writer thread, inside a
 //! `BEGIN IMMEDIATE` transaction, with group commit.
 //!
-//! A write pushes its job onto a queue and starts one blocking task. That task takes the
-//! process's write turn (a plain mutex, only ever held inside blocking tasks, never across an
-//! `.await`) and then drains the queue: it opens one `BEGIN IMMEDIATE` transaction, runs each
-//! job queued by then in its own savepoint, and commits once. A job that fails (a duplicate
-//! household, a stale version…) is rolled back to its savepoint and fails alone; the others
-//! are unaffected, exactly as if each had run in its own transaction one after the other. Each
-//! caller hears its result only after the commit, so "Ok" still means durable.
+//! A write pushes its job onto a queue and waits (asynchronously) for its answer. The writer
+//! thread, which owns one connection of its own, takes everything queued by then (at most
+//! [`MAX_BATCH`] jobs), opens one `BEGIN IMMEDIATE` transaction, runs each job in its own
+//! savepoint, and commits once. A job that fails (a duplicate household, a stale version…) is
+//! rolled back to its savepoint and fails alone; the others are unaffected, exactly as if each
+//! had run in its own transaction one after the other. Each caller hears its result only after
+//! the commit, so "Ok" still means committed.
 //!
 //! Under load this turns many small commits into few larger ones, which is what SQLite is fast
 //! at: the index pages that consecutive submissions touch are written to the WAL once per
 //! batch instead of once per submission. Without load a batch is one job and this is a plain
 //! transaction per write.
 //!
-//! Every job pushed is followed by a task that drains the queue until it is empty, so no job is
-//! left behind even when batches are capped.
+//! # Threads and wake-ups
+//!
+//! The queue is a mutex-protected `Vec` with a condition variable. The writer thread sleeps on
+//! the condition variable only when the queue is empty, and says so in `State::sleeping`; a
+//! caller signals the condition variable only when that flag is set. Under load the thread
+//! finds new jobs every time it finishes a batch, so a write costs one short lock and no
+//! system call to wake anyone; the only other hand-off is the answer, a `oneshot` that wakes
+//! the waiting task on tokio's workers. (An earlier design started a blocking-pool task per
+//! write, each of which then queued on a mutex for the write turn: most of the server's time
+//! went into those thread wake-ups.)
+//!
+//! No async worker ever waits here: the mutexes are held only to push or take jobs, never
+//! across an `.await` or a database call. The writer thread holds the *write turn* (a mutex
+//! shared with the checkpoint thread) while it runs a batch: the checkpoint thread takes it for
+//! the short step that lets the WAL start over (see the `checkpoint` module), and tests take it
+//! to hold the thread back and so gather several writes into one batch.
+//!
+//! A job that panics must not take the writer down with it: each batch runs under
+//! `catch_unwind`. The panicking batch's transaction is rolled back (dropping a rusqlite
+//! transaction rolls it back), its callers are told the write failed (their reply channels
+//! are dropped), and the thread goes on with the next batch.
+//!
+//! The thread ends once the store's last clone is dropped ([`Writer`]'s `Drop`), after running
+//! whatever was still queued.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use r2d2::Pool;
-use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, TransactionBehavior};
 use shared::ports::StoreError;
 use tokio::sync::oneshot;
@@ -73,48 +95,80 @@ where
     }
 }
 
-/// The queue of pending writes and the write turn.
+/// The queue between the callers and the writer thread.
+struct State {
+    queue: Vec<Box<dyn Job>>,
+    /// The writer thread waits on `Shared::wake` (set by the thread, cleared by the caller
+    /// that wakes it, so that one wake-up is signalled once).
+    sleeping: bool,
+    /// The store was dropped: the thread runs what is queued and ends.
+    closed: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+    /// Held by the writer thread while it runs a batch.
+    turn: Arc<Mutex<()>>,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Nothing that can panic runs while this lock is held; a poisoned lock still guards a
+        // consistent queue.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The handle the store keeps: queues writes for the writer thread, and stops the thread when
+/// dropped.
 pub(crate) struct Writer {
-    queue: Mutex<Vec<Box<dyn Job>>>,
-    turn: Mutex<()>,
-    /// Tells the checkpoint thread that something was committed.
-    committed: Poke,
+    shared: Arc<Shared>,
 }
 
 impl Writer {
-    pub fn new(committed: Poke) -> Writer {
-        Writer {
-            queue: Mutex::new(Vec::new()),
-            turn: Mutex::new(()),
-            committed,
-        }
+    /// Starts the writer thread on a connection of its own to `path`. It holds `turn` while it
+    /// runs a batch, and pokes `committed` after each commit (both for the checkpoint thread).
+    pub fn start(path: &Path, turn: Arc<Mutex<()>>, committed: Poke) -> std::io::Result<Writer> {
+        let conn = Connection::open(path)
+            .and_then(|mut c| crate::configure(&mut c).map(|()| c))
+            .map_err(std::io::Error::other)?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                queue: Vec::new(),
+                sleeping: false,
+                closed: false,
+            }),
+            wake: Condvar::new(),
+            turn,
+        });
+        let thread = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("basoka-writer".into())
+            .spawn(move || run(&thread, conn, &committed))?;
+        Ok(Writer { shared })
     }
 
     /// Runs `write` in a `BEGIN IMMEDIATE` transaction (shared with other writes queued at the
     /// same moment); its changes are committed if it returns `Ok` and rolled back otherwise.
-    pub async fn write<T, F>(
-        self: &Arc<Self>,
-        pool: &Pool<SqliteConnectionManager>,
-        write: F,
-    ) -> Result<T, StoreError>
+    pub async fn write<T, F>(&self, write: F) -> Result<T, StoreError>
     where
         F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
         T: Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        self.queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(Box::new(TypedJob {
+        let wake = {
+            let mut state = self.shared.state();
+            state.queue.push(Box::new(TypedJob {
                 write: Some(write),
                 result: None,
                 reply,
             }));
-        let writer = Arc::clone(self);
-        let pool = pool.clone();
-        // The drain's own outcome is reported through the jobs; a panic shows up below as a
-        // dropped reply.
-        let _drain = tokio::task::spawn_blocking(move || writer.drain(&pool));
+            std::mem::take(&mut state.sleeping)
+        };
+        if wake {
+            self.shared.wake.notify_one();
+        }
         answer
             .await
             .unwrap_or_else(|_| Err(StoreError::Unavailable("store write task failed".into())))
@@ -122,55 +176,89 @@ impl Writer {
 
     /// Takes the write turn, so that a test can queue writes into one batch.
     #[cfg(test)]
-    pub fn turn_for_test(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.turn.lock().unwrap_or_else(PoisonError::into_inner)
+    pub fn turn_for_test(&self) -> MutexGuard<'_, ()> {
+        self.shared
+            .turn
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// How many writes wait for the turn.
     #[cfg(test)]
     pub fn queued(&self) -> usize {
-        self.queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.shared.state().queue.len()
     }
+}
 
-    /// Runs batches until the queue is empty.
-    fn drain(&self, pool: &Pool<SqliteConnectionManager>) {
-        // A panic while holding the turn poisons it; that batch was rolled back by then, so
-        // the turn itself is still good.
-        let _turn = self.turn.lock().unwrap_or_else(PoisonError::into_inner);
-        loop {
-            let batch: Vec<Box<dyn Job>> = {
-                let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-                let n = queue.len().min(MAX_BATCH);
-                queue.drain(..n).collect()
-            };
-            if batch.is_empty() {
-                return;
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.shared.state().closed = true;
+        self.shared.wake.notify_one();
+    }
+}
+
+/// The writer thread: waits for jobs, then runs them in batches until the store is dropped.
+fn run(shared: &Shared, mut conn: Connection, committed: &Poke) {
+    loop {
+        {
+            let mut state = shared.state();
+            while state.queue.is_empty() {
+                if state.closed {
+                    return;
+                }
+                state.sleeping = true;
+                state = shared
+                    .wake
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
             }
-            if run_batch(pool, batch) {
-                self.committed.poke();
-            }
+            state.sleeping = false;
+        }
+        // The turn first, then the jobs: whatever is queued while the turn is held (by a test)
+        // goes into this batch.
+        let _turn = shared.turn.lock().unwrap_or_else(PoisonError::into_inner);
+        let batch: Vec<Box<dyn Job>> = {
+            let mut state = shared.state();
+            let n = state.queue.len().min(MAX_BATCH);
+            state.queue.drain(..n).collect()
+        };
+        match catch_unwind(AssertUnwindSafe(|| run_batch(&mut conn, batch))) {
+            Ok(true) => committed.poke(),
+            Ok(false) => {}
+            // The batch was rolled back and its callers told it failed, as its jobs were
+            // dropped; the connection is usable again.
+            Err(_) => tracing::error!("a store write panicked; its batch was rolled back"),
         }
     }
 }
 
+/// Runs one of the savepoint statements below, prepared once per connection (rusqlite's own
+/// savepoints parse their SQL each time, twice per job on the writer thread).
+fn savepoint_step(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+const SAVEPOINT: &str = "SAVEPOINT job";
+const RELEASE: &str = "RELEASE job";
+const ROLLBACK_TO: &str = "ROLLBACK TO job";
+
 /// One transaction for the whole batch, one savepoint per job. Whether it committed.
-fn run_batch(pool: &Pool<SqliteConnectionManager>, mut batch: Vec<Box<dyn Job>>) -> bool {
+fn run_batch(conn: &mut Connection, mut batch: Vec<Box<dyn Job>>) -> bool {
     let mut outcomes: Vec<Result<(), StoreError>> = Vec::with_capacity(batch.len());
     let committed = (|| -> Result<(), StoreError> {
-        let mut conn = pool.get().map_err(crate::pool_error)?;
-        let mut tx = conn
+        // Dropped without a commit (an error below, or a panic), it rolls the batch back.
+        let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| DbError::from(e).into_store())?;
         for job in batch.iter_mut() {
-            let mut sp = tx.savepoint().map_err(|e| DbError::from(e).into_store())?;
-            let outcome = job.run(&sp);
+            savepoint_step(&tx, SAVEPOINT).map_err(|e| DbError::from(e).into_store())?;
+            let outcome = job.run(&tx);
             let end = match outcome {
-                Ok(()) => sp.commit(),
+                Ok(()) => savepoint_step(&tx, RELEASE),
                 // Undo this job only; if even that fails, the whole batch is given up below.
-                Err(_) => sp.rollback().and_then(|()| sp.commit()),
+                Err(_) => {
+                    savepoint_step(&tx, ROLLBACK_TO).and_then(|()| savepoint_step(&tx, RELEASE))
+                }
             };
             end.map_err(|e| DbError::from(e).into_store())?;
             outcomes.push(outcome.map_err(DbError::into_store));

@@ -288,6 +288,7 @@ async fn one_run(args: &Args, run: usize) -> Result<RunResult, String> {
         requests: shared_store.clone(),
         idempotency: shared_store.clone(),
         registry: shared_store.clone(),
+        submit_reads: shared_store.clone(),
         clock: clock.clone(),
         ids: ids.clone(),
         policy: Policy::default(),

@@ -21,6 +21,23 @@ pub async fn handle_event(deps: &NotifyDeps, event: &Event) -> Result<NotifyRepo
     Ok(report)
 }
 
+/// The queue handler for a batch of events ([`notify::on_events`]): one answer per event, in
+/// order; each event idempotent on (event id, recipient) as with [`handle_event`].
+pub async fn handle_events(
+    deps: &NotifyDeps,
+    events: &[Event],
+) -> Vec<Result<NotifyReport, AppError>> {
+    let answers = notify::on_events(deps, events).await;
+    for (event, answer) in events.iter().zip(&answers) {
+        if let Ok(report) = answer
+            && report.failed > 0
+        {
+            tracing::warn!(event_id = %event.id.as_str(), event_type = event.type_name(), failed = report.failed, "SMS not sent; will retry");
+        }
+    }
+    answers
+}
+
 /// Retries failed SMS and takes over claims whose sender stopped (the local runner calls it
 /// periodically; on AWS the 5-minute schedule does).
 pub async fn retry_failed(deps: &NotifyDeps) -> Result<usize, AppError> {
