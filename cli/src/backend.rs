@@ -193,6 +193,7 @@ pub fn embedded_fulfil_deps(store: &EmbeddedStore) -> FulfilDeps {
     FulfilDeps {
         requests: store.clone(),
         stock: store.clone(),
+        allocation_reads: store.clone(),
         idempotency: store,
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),

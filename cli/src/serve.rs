@@ -353,7 +353,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
         .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .max_blocking_threads(blocking_threads())
+        .max_blocking_threads(basoka_embedded::blocking_threads())
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
@@ -450,17 +450,6 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
         served
     })?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Threads of tokio's blocking pool. On the embedded store it runs the reads (on at most eight
-/// pooled connections) and the SMS file's appends; the writes have a thread of their own. More
-/// threads than the machine can run at once only wait for a connection or a core, and crowd
-/// the run queue in front of the writer thread that every write waits for: on 2 cores, 4
-/// threads instead of tokio's default (up to 512) gave the submit benchmark about 15% more
-/// throughput and a lower p99.
-fn blocking_threads() -> usize {
-    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
-    (2 * cores).clamp(4, 8)
 }
 
 /// What the start-up banner tells.

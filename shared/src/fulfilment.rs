@@ -19,8 +19,8 @@ use crate::auth::{Caller, Role};
 use crate::error::AppError;
 use crate::events::{Event, EventKind, RequestRef, ShortItem, SkuQuantity};
 use crate::fulfilment_ports::{
-    Allocation, AllocationStatus, Expect, LedgerEntry, Receipt, Shipment, ShipmentLine,
-    ShipmentStatus, StockStore, StockWrite,
+    Allocation, AllocationFacts, AllocationReads, AllocationStatus, Expect, LedgerEntry, Receipt,
+    Shipment, ShipmentLine, ShipmentStatus, StockStore, StockWrite,
 };
 use crate::household::Urgency;
 use crate::i18n::Text;
@@ -48,6 +48,8 @@ const RETRIES: usize = 20;
 pub struct FulfilDeps {
     pub requests: Arc<dyn RequestStore>,
     pub stock: Arc<dyn StockStore>,
+    /// The allocator's reads, at once (the same store as `requests` and `stock`).
+    pub allocation_reads: Arc<dyn AllocationReads>,
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn Ids>,
@@ -925,16 +927,27 @@ pub enum AllocationOutcome {
 /// the waitlist. Safe to call any number of times for the same request.
 pub async fn allocate(deps: &FulfilDeps, id: &RequestId) -> Result<AllocationOutcome, AppError> {
     let actor = ActorRef::system();
+    let warehouse = deps.default_warehouse();
     for _ in 0..RETRIES {
-        let Some(mut request) = deps.requests.get(id).await? else {
+        // One read of everything the attempt decides on (see `AllocationReads`).
+        let AllocationFacts {
+            request,
+            allocation: previous,
+            package,
+            lots,
+            items,
+        } = deps
+            .allocation_reads
+            .allocation_facts(id, &warehouse)
+            .await?;
+        let Some(mut request) = request else {
             return Ok(AllocationOutcome::Skipped);
         };
         if !matches!(request.status, Status::Approved | Status::Waitlisted) {
             return Ok(AllocationOutcome::Skipped);
         }
-        // Also what the write below expects to find: if it changes in between, the write is
-        // refused (`StateConflict`) and this loop reads again.
-        let previous = deps.stock.allocation(id).await?;
+        // `previous` is also what the write below expects to find: if it changes in between,
+        // the write is refused (`StateConflict`) and this loop reads again.
         if previous
             .as_ref()
             .is_some_and(|a| a.status != AllocationStatus::Released)
@@ -952,15 +965,13 @@ pub async fn allocate(deps: &FulfilDeps, id: &RequestId) -> Result<AllocationOut
                 "approved request without package".into(),
             ));
         };
-        let warehouse = deps.default_warehouse();
         let now = deps.clock.now();
-        let package = deps.stock.package(&package_code).await?;
+        // Read for the package the decision names (the decision never changes once made).
+        let package = package.filter(|p| p.code == package_code);
         let needs = match &package {
             Some(p) => p.needs(packages)?,
             None => BTreeMap::new(),
         };
-        let skus: Vec<Sku> = needs.keys().cloned().collect();
-        let lots = deps.stock.lots(&warehouse, Some(&skus)).await?;
         let plan = match &package {
             Some(_) => plan_allocation(&needs, &lots, deps.today()),
             // An unknown package cannot be served: wait (the Dinas can define it).
@@ -968,7 +979,6 @@ pub async fn allocate(deps: &FulfilDeps, id: &RequestId) -> Result<AllocationOut
         };
         match plan {
             Ok(takes) => {
-                let items = deps.stock.items().await?;
                 let shipment_id = deps.ids.uuid();
                 let event_id = deps.ids.event_id();
                 let entry = request

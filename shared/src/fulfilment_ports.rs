@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use crate::events::Event;
 use crate::ids::{RequestCode, RequestId};
-use crate::ports::{IdempotencyRecord, Page, StoreError};
+use crate::ports::{IdempotencyRecord, Page, RequestStore, StoreError};
 use crate::request::{ActorRef, AidRequest, Delivery, HistoryEntry};
 use crate::stock::{Item, Lot, MAX_MOVEMENT, Movement, Package, Sku, Take, WarehouseCode};
 
@@ -263,4 +263,59 @@ pub trait StockStore: Send + Sync {
     /// [`StoreError::VersionConflict`]; a taken idempotency key →
     /// [`StoreError::IdempotencyKeyTaken`].
     async fn apply(&self, write: StockWrite) -> Result<(), StoreError>;
+}
+
+/// What an allocation attempt reads before it writes (see [`AllocationReads`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AllocationFacts {
+    /// The request; `None` if there is no such request (then nothing else is read).
+    pub request: Option<AidRequest>,
+    /// Its allocation, if one was ever written (any status).
+    pub allocation: Option<Allocation>,
+    /// The package its decision names, if the decision names one and it exists.
+    pub package: Option<Package>,
+    /// The warehouse's lots of the package's items, oldest first (empty without a package).
+    pub lots: Vec<Lot>,
+    /// The catalogue (for the low-stock thresholds).
+    pub items: Vec<Item>,
+}
+
+/// Everything one allocation attempt decides on, read at once: the request, its allocation,
+/// the package of its decision, the lots of that package's items and the catalogue. The
+/// allocator reads them again on every attempt (each attempt's write is conditional on what
+/// it read), so on a busy warehouse this is the hot read. The default implementation makes the
+/// separate port calls one after the other; the embedded store overrides it with one blocking
+/// task on one connection in one snapshot. The conformance suite checks that every
+/// implementation answers as the separate calls do.
+#[async_trait]
+pub trait AllocationReads: RequestStore + StockStore {
+    async fn allocation_facts(
+        &self,
+        id: &RequestId,
+        warehouse: &WarehouseCode,
+    ) -> Result<AllocationFacts, StoreError> {
+        let Some(request) = RequestStore::get(self, id).await? else {
+            return Ok(AllocationFacts::default());
+        };
+        let allocation = self.allocation(id).await?;
+        let package = match request
+            .decision
+            .as_ref()
+            .and_then(|d| d.package_code.as_deref())
+        {
+            Some(code) => self.package(code).await?,
+            None => None,
+        };
+        let lots = match &package {
+            Some(p) => self.lots(warehouse, Some(&p.skus())).await?,
+            None => Vec::new(),
+        };
+        Ok(AllocationFacts {
+            request: Some(request),
+            allocation,
+            package,
+            lots,
+            items: self.items().await?,
+        })
+    }
 }

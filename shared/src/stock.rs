@@ -335,6 +335,14 @@ pub struct Package {
 }
 
 impl Package {
+    /// The items the package is made of, sorted, each once.
+    pub fn skus(&self) -> Vec<Sku> {
+        let mut skus: Vec<Sku> = self.lines.iter().map(|l| l.sku.clone()).collect();
+        skus.sort();
+        skus.dedup();
+        skus
+    }
+
     /// What `packages` packages need, per item (checked: never wraps).
     pub fn needs(&self, packages: u32) -> Result<BTreeMap<Sku, u64>, OutOfRange> {
         let mut out: BTreeMap<Sku, u64> = BTreeMap::new();

@@ -34,6 +34,7 @@ impl AwsAdapters {
         FulfilDeps {
             requests: store.clone(),
             stock: store.clone(),
+            allocation_reads: store.clone(),
             idempotency: store,
             clock: Arc::new(SystemClock),
             ids: Arc::new(RandomIds),

@@ -14,7 +14,8 @@ use chrono::Duration;
 use shared::Status;
 use shared::events::{Event, EventKind};
 use shared::fulfilment_ports::{
-    Allocation, AllocationStatus, Expect, LedgerEntry, Shipment, ShipmentStatus, StockWrite,
+    Allocation, AllocationFacts, AllocationStatus, Expect, LedgerEntry, Shipment, ShipmentStatus,
+    StockWrite,
 };
 use shared::ports::StoreError;
 use shared::request::AidRequest;
@@ -1298,4 +1299,119 @@ pub async fn directory_put_and_get(p: &Ports) {
         .await,
     );
     assert_eq!(phone_of("gudang-1").await, Some(first));
+}
+
+/// [`shared::fulfilment_ports::AllocationReads::allocation_facts`] answers exactly what the
+/// separate reads answer: nothing for an unknown request; otherwise the request, its
+/// allocation (none, then the one written), the package its decision names, the lots of that
+/// package's items in that warehouse only (not another item's, not another warehouse's), oldest
+/// first, and the catalogue.
+pub async fn allocation_facts_agree_with_the_separate_reads(p: &Ports) {
+    let facts = |id: RequestId| async move {
+        must(
+            "allocation_facts",
+            p.allocation_reads.allocation_facts(&id, &warehouse()).await,
+        )
+    };
+    let separate = |id: RequestId, package_code: &'static str, skus: Vec<Sku>| async move {
+        AllocationFacts {
+            request: must("get", p.requests.get(&id).await),
+            allocation: must("allocation", p.stock.allocation(&id).await),
+            package: must("package", p.stock.package(package_code).await),
+            lots: must("lots", p.stock.lots(&warehouse(), Some(&skus)).await),
+            items: must("items", p.stock.items().await),
+        }
+    };
+    let unknown = RequestId::parse("0193a0c4-0000-7000-8000-00000000abcd").expect("a valid id");
+    assert_eq!(
+        facts(unknown).await,
+        AllocationFacts::default(),
+        "an unknown request: nothing"
+    );
+
+    for i in [item("BERAS", 10), item("MINYAK-GORENG", 5), item("GULA", 5)] {
+        must("put_item", p.stock.put_item(&i).await);
+    }
+    let sembako = package(
+        "PAKET-SEMBAKO",
+        &[("BERAS", 2), ("MINYAK-GORENG", 1)],
+        at(0),
+    );
+    must("put_package", p.stock.put_package(&sembako).await);
+    let request = approved(p, 1, at(1)).await;
+    let none_yet = facts(request.id.clone()).await;
+    assert_eq!(
+        none_yet,
+        AllocationFacts {
+            request: Some(request.clone()),
+            allocation: None,
+            package: Some(sembako.clone()),
+            lots: Vec::new(),
+            items: must("items", p.stock.items().await),
+        },
+        "approved, no stock yet"
+    );
+
+    // Lots of the package's items (two of rice, received apart), of another item, and of the
+    // package's item in another warehouse.
+    let (first, rice) = receipt(
+        &warehouse(),
+        &[("BERAS", 30, Some(date("2027-01-31")))],
+        at(2),
+    );
+    apply(p, "receipt 1", first).await;
+    let (second, other) = receipt(
+        &warehouse(),
+        &[
+            ("MINYAK-GORENG", 10, None),
+            ("GULA", 10, None),
+            ("BERAS", 5, None),
+        ],
+        at(3),
+    );
+    apply(p, "receipt 2", second).await;
+    let (elsewhere, _) = receipt(&other_warehouse(), &[("BERAS", 50, None)], at(4));
+    apply(p, "receipt elsewhere", elsewhere).await;
+
+    let mut moved = request.clone();
+    let (write, allocation, _) = allocation_write(
+        &mut moved,
+        &[
+            take(&rice[0], "BERAS", 2),
+            take(&other[0], "MINYAK-GORENG", 1),
+        ],
+        at(5),
+    );
+    apply(p, "allocation", write).await;
+    let got = facts(request.id.clone()).await;
+    assert_eq!(
+        got,
+        separate(
+            request.id.clone(),
+            "PAKET-SEMBAKO",
+            vec![sku("BERAS"), sku("MINYAK-GORENG")]
+        )
+        .await,
+        "the separate reads"
+    );
+    assert_eq!(got.request, Some(moved), "the request as written");
+    assert_eq!(
+        got.allocation,
+        Some(allocation),
+        "the allocation as written"
+    );
+    let lots: Vec<(&str, &str)> = got
+        .lots
+        .iter()
+        .map(|l| (l.lot_id.as_str(), l.sku.as_str()))
+        .collect();
+    assert_eq!(
+        lots,
+        vec![
+            (rice[0].as_str(), "BERAS"),
+            (other[0].as_str(), "MINYAK-GORENG"),
+            (other[2].as_str(), "BERAS"),
+        ],
+        "the package's items in this warehouse, oldest first"
+    );
 }

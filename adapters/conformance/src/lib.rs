@@ -46,7 +46,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use shared::Phone;
-use shared::fulfilment_ports::StockStore;
+use shared::fulfilment_ports::{AllocationReads, StockStore};
 use shared::notify::{Directory, NotificationLog, SmsSender};
 use shared::ports::{
     IdempotencyStore, Outbox, RegistryStore, RequestStore, StoreError, SubmitReads,
@@ -85,6 +85,7 @@ pub struct Ports {
     pub submit_reads: Arc<dyn SubmitReads>,
     pub outbox: Arc<dyn Outbox>,
     pub stock: Arc<dyn StockStore>,
+    pub allocation_reads: Arc<dyn AllocationReads>,
     pub notifications: Arc<dyn NotificationLog>,
     pub directory: Arc<dyn Directory>,
     /// Records a contact for [`Ports::directory`]; see [`Ports::with_contacts`].
@@ -115,6 +116,7 @@ impl Ports {
             + SubmitReads
             + Outbox
             + StockStore
+            + AllocationReads
             + NotificationLog
             + Directory
             + 'static,
@@ -127,6 +129,7 @@ impl Ports {
             submit_reads: store.clone(),
             outbox: store.clone(),
             stock: store.clone(),
+            allocation_reads: store.clone(),
             notifications: store.clone(),
             directory: store,
             contacts: Arc::new(|_| {
@@ -200,6 +203,7 @@ macro_rules! __with_cases {
             allocation_expected_absent_twice_is_state_conflict,
             shipment_and_allocation_change_only_from_the_expected_status,
             concurrent_allocations_never_oversell,
+            allocation_facts_agree_with_the_separate_reads,
             release_returns_allocated_units,
             dispatch_and_handover_move_stock_and_request,
             stock_write_version_conflict_writes_nothing,

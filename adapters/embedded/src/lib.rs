@@ -111,6 +111,17 @@ pub use shared::notify::{Directory, NotificationLog};
 #[doc(no_inline)]
 pub use shared::ports::{IdempotencyStore, Outbox, RegistryStore, RequestStore, SubmitReads};
 
+/// Threads for tokio's blocking pool in a process that runs this store (`basoka serve`, the
+/// benchmarks). The pool runs the reads (on at most [`POOL_SIZE`] pooled connections) and the
+/// SMS file's appends; the writes have a thread of their own. More threads than the machine can
+/// run at once only wait for a connection or a core, and crowd the run queue in front of the
+/// writer thread that every write waits for: on 2 cores, 4 threads instead of tokio's default
+/// (up to 512) gave the submit benchmark about 15% more throughput and a lower p99.
+pub fn blocking_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    (2 * cores).clamp(4, POOL_SIZE as usize)
+}
+
 /// The database file's name inside the data folder.
 pub const DB_FILE: &str = "basoka.sqlite3";
 

@@ -316,16 +316,7 @@ impl RequestStore for EmbeddedStore {
 
     async fn get(&self, id: &RequestId) -> Result<Option<AidRequest>, StoreError> {
         let id = id.as_str().to_string();
-        self.read(move |conn| {
-            let json: Option<String> = conn
-                .prepare_cached(GET_REQUEST)?
-                .query_row([&id], |r| r.get(0))
-                .optional()?;
-            Ok(json
-                .map(|j| from_json::<AidRequest>("request", &j))
-                .transpose()?)
-        })
-        .await
+        self.read(move |conn| request_by_id(conn, &id)).await
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page<AidRequest>, StoreError> {
@@ -459,6 +450,20 @@ impl IdempotencyStore for EmbeddedStore {
         let key = key.to_string();
         self.read(move |conn| idempotency_record(conn, key)).await
     }
+}
+
+/// The stored request with this id.
+pub(crate) fn request_by_id(
+    conn: &rusqlite::Connection,
+    id: &str,
+) -> Result<Option<AidRequest>, DbError> {
+    let json: Option<String> = conn
+        .prepare_cached(GET_REQUEST)?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    Ok(json
+        .map(|j| from_json::<AidRequest>("request", &j))
+        .transpose()?)
 }
 
 /// The four reads of the submit decision in one blocking task, on one connection, in one read

@@ -29,8 +29,8 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use shared::RequestId;
 use shared::fulfilment_ports::{
-    Allocation, AllocationStatus, Expect, LedgerEntry, Shipment, ShipmentStatus, StockStore,
-    StockWrite,
+    Allocation, AllocationFacts, AllocationReads, AllocationStatus, Expect, LedgerEntry, Shipment,
+    ShipmentStatus, StockStore, StockWrite,
 };
 use shared::ports::{IdempotencyRecord, Page, StoreError};
 use shared::stock::{Item, Lot, Package, Sku, WarehouseCode};
@@ -393,6 +393,38 @@ fn lot_of((lot_id, sku, expires_on, on_hand, allocated): LotColumns) -> Result<L
 }
 
 /// Reads the JSON column of at most one row.
+/// Lots of a warehouse (of the given items, sorted and each once; or all), oldest first.
+fn lots_in(
+    conn: &Connection,
+    warehouse: &str,
+    skus: Option<&[String]>,
+) -> Result<Vec<Lot>, DbError> {
+    let mut rows: Vec<LotColumns> = Vec::new();
+    match skus {
+        // One index range per item.
+        Some(skus) => {
+            let mut stmt = conn.prepare_cached(LOTS_OF_ITEM)?;
+            for sku in skus {
+                for row in stmt.query_map(params![warehouse, sku], lot_columns)? {
+                    rows.push(row?);
+                }
+            }
+        }
+        None => {
+            let mut stmt = conn.prepare_cached(LOTS_OF_WAREHOUSE)?;
+            for row in stmt.query_map([warehouse], lot_columns)? {
+                rows.push(row?);
+            }
+        }
+    }
+    // Oldest first over all items: lot ids are UUIDv7, which sort by time.
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(rows
+        .into_iter()
+        .map(lot_of)
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
 fn one_json<T: serde::de::DeserializeOwned>(
     conn: &Connection,
     sql: &str,
@@ -502,32 +534,7 @@ impl StockStore for EmbeddedStore {
         });
         // One snapshot for all the items' ranges (see `in_one_snapshot`).
         self.read(move |conn| {
-            in_one_snapshot(conn, |conn| {
-                let mut rows: Vec<LotColumns> = Vec::new();
-                match &skus {
-                    // One index range per item.
-                    Some(skus) => {
-                        let mut stmt = conn.prepare_cached(LOTS_OF_ITEM)?;
-                        for sku in skus {
-                            for row in stmt.query_map(params![warehouse, sku], lot_columns)? {
-                                rows.push(row?);
-                            }
-                        }
-                    }
-                    None => {
-                        let mut stmt = conn.prepare_cached(LOTS_OF_WAREHOUSE)?;
-                        for row in stmt.query_map([&warehouse], lot_columns)? {
-                            rows.push(row?);
-                        }
-                    }
-                }
-                // Oldest first over all items: lot ids are UUIDv7, which sort by time.
-                rows.sort_by(|a, b| a.0.cmp(&b.0));
-                Ok(rows
-                    .into_iter()
-                    .map(lot_of)
-                    .collect::<Result<Vec<_>, _>>()?)
-            })
+            in_one_snapshot(conn, |conn| lots_in(conn, &warehouse, skus.as_deref()))
         })
         .await
     }
@@ -609,5 +616,50 @@ impl StockStore for EmbeddedStore {
         // Serialised here, before the write turn, to keep the turn short.
         let rows = WriteRows::of(&write)?;
         self.write(move |tx| rows.write(tx)).await
+    }
+}
+
+/// The allocator's reads (request, allocation, package, lots, catalogue) in one blocking task,
+/// on one connection, in one snapshot: one hop off the async workers instead of five.
+#[async_trait]
+impl AllocationReads for EmbeddedStore {
+    async fn allocation_facts(
+        &self,
+        id: &RequestId,
+        warehouse: &WarehouseCode,
+    ) -> Result<AllocationFacts, StoreError> {
+        let (id, warehouse) = (id.as_str().to_string(), warehouse.as_str().to_string());
+        self.read(move |conn| {
+            in_one_snapshot(conn, |conn| {
+                let Some(request) = crate::requests::request_by_id(conn, &id)? else {
+                    return Ok(AllocationFacts::default());
+                };
+                let allocation = one_json(conn, GET_ALLOCATION, &id, "allocation")?;
+                let package: Option<Package> = match request
+                    .decision
+                    .as_ref()
+                    .and_then(|d| d.package_code.as_deref())
+                {
+                    Some(code) => one_json(conn, GET_PACKAGE, code, "package")?,
+                    None => None,
+                };
+                let lots = match &package {
+                    Some(p) => {
+                        let skus: Vec<String> =
+                            p.skus().iter().map(|s| s.as_str().to_string()).collect();
+                        lots_in(conn, &warehouse, Some(&skus))?
+                    }
+                    None => Vec::new(),
+                };
+                Ok(AllocationFacts {
+                    request: Some(request),
+                    allocation,
+                    package,
+                    lots,
+                    items: all_json(conn, ALL_ITEMS, &[], "item")?,
+                })
+            })
+        })
+        .await
     }
 }

@@ -690,6 +690,7 @@ mod fulfilment {
         let deps = FulfilDeps {
             requests: ports.requests.clone(),
             stock: ports.stock.clone(),
+            allocation_reads: ports.allocation_reads.clone(),
             idempotency: ports.idempotency.clone(),
             clock: Arc::new(SystemClock),
             ids: Arc::new(RandomIds),

@@ -68,7 +68,9 @@ fn main() -> ExitCode {
         eprintln!("bench-allocate: --requests, --packages and --runs must be positive");
         return ExitCode::from(2);
     }
+    // The runtime `basoka serve` runs the store on (its blocking pool sized the same way).
     let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.max_blocking_threads(basoka_embedded::blocking_threads());
     if let Some(t) = args.threads {
         rt.worker_threads(t.max(1));
     }
@@ -298,6 +300,7 @@ async fn one_run(args: &Args, run: usize) -> Result<RunResult, String> {
     let fulfil = Arc::new(FulfilDeps {
         requests: shared_store.clone(),
         stock: stock_port.clone(),
+        allocation_reads: shared_store.clone(),
         idempotency: shared_store.clone(),
         clock: clock.clone(),
         ids,
