@@ -95,7 +95,6 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
-
 /// One page of a listing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
