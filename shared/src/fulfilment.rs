@@ -1143,6 +1143,8 @@ pub async fn allocate_waitlisted(deps: &FulfilDeps) -> Result<usize, AppError> {
             .list(&ListQuery {
                 kelurahan: None,
                 status: Some(Status::Waitlisted),
+                created_from: None,
+                created_before: None,
                 limit: 100,
                 cursor,
             })

@@ -6,7 +6,7 @@
 //!   ([`lifecycle::TRANSITIONS`]);
 //! * the policies (duplicates, cool-down, registry targeting);
 //! * the ports (traits) that storage, clock and id adapters implement;
-//! * the use cases the HTTP functions call ([`usecases`]).
+//! * the use cases the HTTP functions call ([`usecases`], [`reports`]).
 //!
 //! It depends on no HTTP framework and no AWS crate, so the same rules run behind the
 //! local runner and behind AWS Lambda.
@@ -28,6 +28,7 @@ pub mod policy;
 pub mod ports;
 pub mod registry;
 pub mod reported_time;
+pub mod reports;
 pub mod request;
 pub mod sms;
 pub mod stock;

@@ -75,10 +75,21 @@ pub struct NewRequest {
 }
 
 /// A filter for listing requests, newest first (then by id, descending).
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `created_from` and `created_before` narrow any listing to the requests submitted in the
+/// half-open range `[created_from, created_before)` (either bound alone is fine). Stores read
+/// it as a range of the listing's own index (SQLite: `created_at` after the equality columns;
+/// DynamoDB: the index sort key `<created_at>#<id>`), never by scanning and filtering. A
+/// cursor whose position lies outside the range was not handed out by this listing:
+/// [`StoreError::InvalidCursor`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListQuery {
     pub kelurahan: Option<KelurahanCode>,
     pub status: Option<Status>,
+    /// Only requests created at or after this instant.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Only requests created strictly before this instant.
+    pub created_before: Option<DateTime<Utc>>,
     pub limit: u32,
     /// Opaque, from a previous page's `next_cursor`.
     pub cursor: Option<String>,

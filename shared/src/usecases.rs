@@ -550,6 +550,8 @@ pub async fn list(
         .list(&ListQuery {
             kelurahan,
             status,
+            created_from: None,
+            created_before: None,
             limit,
             cursor: cursor.map(|c| c.c),
         })

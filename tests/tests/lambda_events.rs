@@ -667,6 +667,97 @@ async fn every_fixture_through_the_real_lambda_handlers() {
     expect(&a, 200, "rejection");
     assert_eq!(a.json["status"], "rejected", "{}", a.text);
 
+    // ---- the Dinas's report of the period: the three requests above, by their status now ----
+    // The fixtures ask for 5 November to 4 December 2026; the requests were submitted today,
+    // so the test asks for the days around today in WIB instead.
+    let today = chrono_now()
+        .with_timezone(&shared::time::wib_offset())
+        .date_naive();
+    let (from, to) = (today.pred_opt().unwrap(), today.succ_opt().unwrap());
+    let period = |mut event: Value, query: &str| {
+        event["rawQueryString"] = json!(query);
+        let params: serde_json::Map<String, Value> = query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+        event["queryStringParameters"] = Value::Object(params);
+        event
+    };
+    let query = format!("from={from}&to={to}");
+    let report = s
+        .http_event(
+            &s.survey,
+            period(s.load("verify-survey/get-report-summary.json"), &query),
+        )
+        .await;
+    expect(&report, 200, "report");
+    assert_eq!(report.content_type, "application/json", "{}", report.text);
+    let r = &report.json;
+    assert_eq!(
+        (r["from"].as_str(), r["to"].as_str()),
+        (
+            Some(from.to_string().as_str()),
+            Some(to.to_string().as_str())
+        )
+    );
+    assert_eq!(r["total"], 3, "{}", report.text);
+    for (status, n) in [
+        ("delivered", 1),
+        ("cancelled", 1),
+        ("rejected", 1),
+        ("submitted", 0),
+    ] {
+        assert_eq!(r["by_status"][status], n, "{status}: {}", report.text);
+    }
+    assert_eq!(r["packages_approved"], 1, "{}", report.text);
+    assert_eq!(r["by_kelurahan"].as_array().map(Vec::len), Some(1));
+    assert_eq!(r["by_kelurahan"][0]["kelurahan_code"], "32.75.01.1001");
+    assert!(
+        !report.text.contains(HEAD_NIK) && !report.text.contains("Siti"),
+        "no NIK or name: {}",
+        report.text
+    );
+    let csv = s
+        .http_event(
+            &s.survey,
+            period(s.load("verify-survey/get-report-summary-csv.json"), &query),
+        )
+        .await;
+    expect(&csv, 200, "report as CSV");
+    assert_eq!(csv.content_type, "text/csv; charset=utf-8");
+    let lines: Vec<&str> = csv.text.lines().collect();
+    assert_eq!(lines.len(), 3, "header, Bekasijaya, TOTAL: {}", csv.text);
+    assert!(lines[0].starts_with("kelurahan_code,kelurahan,total,submitted,"));
+    assert!(
+        lines[1].starts_with("32.75.01.1001,Bekasijaya,3,"),
+        "{}",
+        csv.text
+    );
+    assert!(lines[2].starts_with("TOTAL,,3,"), "{}", csv.text);
+    // Not the Dinas: 403, as on the other Dinas routes; bad dates: 400 naming both.
+    let mut staff = s.load("verify-survey/get-report-summary.json");
+    let claims = &mut staff["requestContext"]["authorizer"]["jwt"]["claims"];
+    claims["custom:role"] = json!("kelurahan");
+    claims["custom:kelurahan"] = json!("32.75.01.1001");
+    let a = s.http_event(&s.survey, staff).await;
+    expect(&a, 403, "report for kelurahan staff");
+    assert_eq!(a.json["code"], "FORBIDDEN");
+    let bad = period(
+        s.load("verify-survey/get-report-summary.json"),
+        "from=kemarin&to=2026-13-01",
+    );
+    let a = s.http_event(&s.survey, bad).await;
+    expect(&a, 400, "report with bad dates");
+    assert_eq!(a.content_type, "application/problem+json");
+    let fields: Vec<&str> = a.json["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert_eq!(fields, ["from", "to"], "{}", a.text);
+
     // ---- each function called exactly what its IAM policy allows ----
     // Nothing beyond its ports' actions (AccessDenied on AWS), and nothing of them unused (a
     // grant no path needs): the journey above takes every path that makes a distinct call.

@@ -36,7 +36,7 @@ use crate::keys::{
     time_text,
 };
 use crate::outbox::outbox_action;
-use crate::store::{DynamoStore, Query};
+use crate::store::{DynamoStore, Query, SortRange};
 use crate::table::Index;
 use crate::tx::{Action, Failure, Why};
 
@@ -245,19 +245,55 @@ fn request_id(raw: &str) -> Result<RequestId, StoreError> {
         .map_err(|_| StoreError::Unavailable("stored request id is invalid".into()))
 }
 
-/// Reads one page of a newest-first listing: `limit + 1` items tell whether more follow, so a
-/// page that ends the listing has no cursor (never an empty last page).
+/// The index sort key range of the requests created in `[from, before)`. Sort keys are
+/// `<time_text>#<id>` and every time text has the same width, so `<time_text(from)>` sorts
+/// just before every key of a request created at `from` and `<time_text(before)>` just before
+/// every key created at `before`: `BETWEEN` the two is exactly the half-open range.
+pub(crate) fn created_range(
+    from: Option<&DateTime<Utc>>,
+    before: Option<&DateTime<Utc>>,
+) -> SortRange {
+    match (from.map(time_text), before.map(time_text)) {
+        (None, None) => SortRange::All,
+        (Some(low), None) => SortRange::After(low),
+        (None, Some(high)) => SortRange::Before(high),
+        (Some(low), Some(high)) => SortRange::Between(low, high),
+    }
+}
+
+/// Whether an index sort key lies in `range` (as DynamoDB reads the key condition).
+fn sort_key_in(range: &SortRange, sk: &str) -> bool {
+    match range {
+        SortRange::All => true,
+        SortRange::Prefix(p) => sk.starts_with(p.as_str()),
+        SortRange::After(low) => sk > low.as_str(),
+        SortRange::Before(high) => sk < high.as_str(),
+        SortRange::Between(low, high) => sk >= low.as_str() && sk <= high.as_str(),
+    }
+}
+
+/// Reads one page of a newest-first listing, narrowed to `sort` on the index sort key:
+/// `limit + 1` items tell whether more follow, so a page that ends the listing has no cursor
+/// (never an empty last page). A cursor outside `sort` belongs to another listing.
 pub(crate) async fn newest_first_page(
     store: &DynamoStore,
     shape: &CursorShape<'_>,
+    sort: SortRange,
     limit: u32,
     cursor: Option<&str>,
 ) -> Result<(Vec<Item>, Option<String>), StoreError> {
     let start = cursor.map(|c| decode_cursor(c, shape)).transpose()?;
+    if let Some(start) = &start {
+        let sk = get_s(start, shape.index.sk(), "cursor")?;
+        if !sort_key_in(&sort, sk) {
+            return Err(StoreError::InvalidCursor);
+        }
+    }
     let limit = limit.max(1) as usize;
     let mut items = store
         .query(
             Query::index(shape.index, shape.partition)
+                .sort(sort)
                 .backward()
                 .start(start),
             limit + 1,
@@ -331,8 +367,9 @@ impl RequestStore for DynamoStore {
             (None, None) => (Index::Created, ALL_REQUESTS.to_string()),
         };
         let shape = self.request_page_shape(index, &partition);
+        let sort = created_range(query.created_from.as_ref(), query.created_before.as_ref());
         let (items, next_cursor) =
-            newest_first_page(self, &shape, query.limit, query.cursor.as_deref()).await?;
+            newest_first_page(self, &shape, sort, query.limit, query.cursor.as_deref()).await?;
         Ok(Page {
             items: items
                 .iter()

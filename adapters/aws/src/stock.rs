@@ -73,7 +73,7 @@ use crate::keys::{
 };
 use crate::outbox::outbox_action;
 use crate::requests::newest_first_page;
-use crate::store::{DynamoStore, Query, sdk_error};
+use crate::store::{DynamoStore, Query, SortRange, sdk_error};
 use crate::table::Index;
 use crate::tx::{Action, Failure, Why, back_off};
 
@@ -513,7 +513,7 @@ impl StockStore for DynamoStore {
             valid_id: |id| !id.is_empty() && id.len() <= 200 && !id.contains('#'),
         };
         let (items, next_cursor) =
-            newest_first_page(self, &shape, limit, cursor.as_deref()).await?;
+            newest_first_page(self, &shape, SortRange::All, limit, cursor.as_deref()).await?;
         Ok(Page {
             items: items
                 .iter()

@@ -68,6 +68,8 @@ pub(crate) enum SortRange {
     Prefix(String),
     After(String),
     Before(String),
+    /// `BETWEEN low AND high`, both inclusive.
+    Between(String, String),
 }
 
 impl Query {
@@ -100,6 +102,11 @@ impl Query {
 
     pub fn before(mut self, sk: impl Into<String>) -> Query {
         self.sort = SortRange::Before(sk.into());
+        self
+    }
+
+    pub fn sort(mut self, sort: SortRange) -> Query {
+        self.sort = sort;
         self
     }
 
@@ -207,6 +214,13 @@ impl DynamoStore {
                 builder = builder
                     .expression_attribute_names("#sk", sk_attr)
                     .expression_attribute_values(":sk", s(b));
+            }
+            SortRange::Between(low, high) => {
+                condition.push_str(" AND #sk BETWEEN :low AND :high");
+                builder = builder
+                    .expression_attribute_names("#sk", sk_attr)
+                    .expression_attribute_values(":low", s(low))
+                    .expression_attribute_values(":high", s(high));
             }
         }
         let builder = builder.key_condition_expression(condition);

@@ -126,6 +126,8 @@ fn query(limit: u32) -> ListQuery {
     ListQuery {
         kelurahan: None,
         status: None,
+        created_from: None,
+        created_before: None,
         limit,
         cursor: None,
     }
@@ -576,6 +578,8 @@ pub async fn list_filters_by_kelurahan_and_status(p: &Ports) {
         let q = ListQuery {
             kelurahan: kel.map(kelurahan),
             status,
+            created_from: None,
+            created_before: None,
             limit: 100,
             cursor: None,
         };
@@ -594,6 +598,187 @@ pub async fn list_filters_by_kelurahan_and_status(p: &Ports) {
             "paging one by one, kelurahan {kel:?}, status {status:?}"
         );
     }
+}
+
+/// A creation range `[created_from, created_before)` narrows every listing shape to exactly
+/// the requests created in it, whatever their status now: the first instant of the range is
+/// in, the instant it ends is out (a report's from-midnight and to+1-midnight WIB), paging
+/// across equal timestamps and the range's edges neither loses nor repeats a request, and a
+/// cursor whose position lies outside the range is refused.
+pub async fn list_by_creation_range_with_exact_boundaries(p: &Ports) {
+    // 1 March 2026 00:00 WIB (UTC+7) up to, not including, 3 March 00:00 WIB: a report of
+    // 1 to 2 March.
+    let from = at(-8 * 3600);
+    let before = from + Duration::days(2);
+    let wib = chrono::FixedOffset::east_opt(7 * 3600).expect("UTC+7");
+    assert_eq!(
+        from.with_timezone(&wib).to_rfc3339(),
+        "2026-03-01T00:00:00+07:00"
+    );
+    let ns = Duration::nanoseconds;
+    let middle = from + Duration::hours(30);
+    // (serial, kelurahan, created_at, inside the range)
+    let plan = [
+        (1, KELURAHAN_A, from - ns(1), false),
+        (2, KELURAHAN_A, from, true),
+        (3, KELURAHAN_B, from, true),
+        (4, KELURAHAN_A, from + ns(1), true),
+        (5, KELURAHAN_A, middle, true),
+        (6, KELURAHAN_B, middle, true),
+        (7, KELURAHAN_A, middle, true),
+        (8, KELURAHAN_B, before - ns(1), true),
+        (9, KELURAHAN_A, before - ns(1), true),
+        (10, KELURAHAN_A, before, false),
+        (11, KELURAHAN_B, before, false),
+        (12, KELURAHAN_A, before + Duration::days(1), false),
+    ];
+    let mut requests = Vec::new();
+    for (serial, kel, t, _) in plan {
+        requests.push(insert(p, submission(serial, kel, t)).await);
+    }
+    // Statuses move on after submission; the range is on the creation time all the same.
+    drive(
+        p,
+        &mut requests[1],
+        &[Action::AssignSurvey],
+        before + Duration::hours(1),
+    )
+    .await;
+    drive(
+        p,
+        &mut requests[6],
+        &[Action::Cancel],
+        before + Duration::hours(2),
+    )
+    .await;
+    drive(
+        p,
+        &mut requests[9],
+        &[Action::AssignSurvey],
+        before + Duration::hours(3),
+    )
+    .await;
+    drive(
+        p,
+        &mut requests[0],
+        &[Action::AssignSurvey],
+        before + Duration::hours(4),
+    )
+    .await;
+
+    let inside: Vec<&AidRequest> = plan
+        .iter()
+        .zip(&requests)
+        .filter(|((_, _, _, inside), _)| *inside)
+        .map(|(_, r)| r)
+        .collect();
+    let ranged = |kelurahan: Option<&str>, status: Option<Status>, limit: u32| ListQuery {
+        kelurahan: kelurahan.map(crate::fixtures::kelurahan),
+        status,
+        created_from: Some(from),
+        created_before: Some(before),
+        limit,
+        cursor: None,
+    };
+    let pick = |kel: Option<&str>, status: Option<Status>| {
+        let chosen: Vec<&AidRequest> = inside
+            .iter()
+            .copied()
+            .filter(|r| kel.is_none_or(|k| r.kelurahan_code.as_str() == k))
+            .filter(|r| status.is_none_or(|s| r.status == s))
+            .collect();
+        newest_first(&chosen)
+    };
+    let shapes: Vec<(Option<&str>, Option<Status>)> = vec![
+        (None, None),
+        (Some(KELURAHAN_A), None),
+        (Some(KELURAHAN_B), None),
+        (None, Some(Status::Submitted)),
+        (None, Some(Status::SurveyAssigned)),
+        (Some(KELURAHAN_A), Some(Status::Submitted)),
+        (Some(KELURAHAN_A), Some(Status::Cancelled)),
+        (Some(KELURAHAN_B), Some(Status::SurveyAssigned)),
+    ];
+    for (kel, status) in shapes {
+        let expected = pick(kel, status);
+        let page = list(p, ranged(kel, status, 100)).await;
+        let got: Vec<_> = page.items.iter().map(|r| r.id.clone()).collect();
+        assert_eq!(
+            got, expected,
+            "created in [from, before), kelurahan {kel:?}, status {status:?}"
+        );
+        assert_eq!(page.next_cursor, None, "everything fits: no next page");
+        for limit in [1, 2, 3] {
+            let (paged, sizes) = all_pages(p, ranged(kel, status, limit)).await;
+            assert_eq!(
+                paged, expected,
+                "paging by {limit}, kelurahan {kel:?}, status {status:?}"
+            );
+            assert!(
+                sizes.iter().all(|n| *n > 0) || expected.is_empty(),
+                "no empty page: {sizes:?}"
+            );
+        }
+    }
+    assert_eq!(
+        pick(None, None).len(),
+        8,
+        "the two at `from` and the two a nanosecond before `before` are in"
+    );
+
+    // Either bound alone.
+    let only_from = ListQuery {
+        created_before: None,
+        ..ranged(None, None, 100)
+    };
+    let mut after_from: Vec<&AidRequest> =
+        requests.iter().filter(|r| r.created_at >= from).collect();
+    after_from.sort_by_key(|r| r.created_at);
+    let got: Vec<_> = list(p, only_from)
+        .await
+        .items
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(got, newest_first(&after_from), "created_from alone");
+    let only_before = ListQuery {
+        created_from: None,
+        ..ranged(None, None, 2)
+    };
+    let before_end: Vec<&AidRequest> = requests.iter().filter(|r| r.created_at < before).collect();
+    let (got, _) = all_pages(p, only_before).await;
+    assert_eq!(
+        got,
+        newest_first(&before_end),
+        "created_before alone, by pages of 2"
+    );
+
+    // A range in which nothing was created.
+    let empty = ListQuery {
+        created_from: Some(before + Duration::days(5)),
+        created_before: Some(before + Duration::days(6)),
+        ..ranged(None, None, 10)
+    };
+    let page = list(p, empty).await;
+    assert!(
+        page.items.is_empty() && page.next_cursor.is_none(),
+        "nothing in that range"
+    );
+
+    // The first page of the whole listing ends at the newest request, which is after the
+    // range: its cursor is no position of the ranged listing.
+    let unranged = list(p, query(1)).await;
+    assert_eq!(unranged.items[0].id, requests[11].id);
+    let stranger = unranged.next_cursor.expect("more follow");
+    let q = ListQuery {
+        cursor: Some(stranger),
+        ..ranged(None, None, 2)
+    };
+    assert_eq!(
+        p.requests.list(&q).await,
+        Err(StoreError::InvalidCursor),
+        "a cursor outside the range"
+    );
 }
 
 /// History lists every transition once, oldest first, exactly as written.

@@ -186,6 +186,7 @@ macro_rules! __with_cases {
             list_newest_first_and_invalid_cursor,
             list_pagination_with_equal_timestamps,
             list_filters_by_kelurahan_and_status,
+            list_by_creation_range_with_exact_boundaries,
             history_oldest_first,
             last_delivery_for_cooldown,
             submit_facts_agree_with_the_separate_reads,

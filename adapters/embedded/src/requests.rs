@@ -52,17 +52,37 @@ pub(crate) const LAST_DELIVERY: &str =
 pub(crate) const GET_IDEMPOTENCY: &str =
     "SELECT fingerprint, status, body, created_at FROM idempotency WHERE key = ?1";
 
-/// The SQL of one listing shape. The filters pick the index (see the schema); the cursor is
-/// a row-value range on `(created_at, id)`, which SQLite reads as a range of that index.
-pub(crate) fn list_sql(kelurahan: bool, status: bool, cursor: bool) -> String {
+/// Which parts of a [`ListQuery`] a listing has: the SQL differs by each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ListShape {
+    pub kelurahan: bool,
+    pub status: bool,
+    /// `created_from` is set.
+    pub from: bool,
+    /// `created_before` is set.
+    pub before: bool,
+    pub cursor: bool,
+}
+
+/// The SQL of one listing shape. The filters pick the index (see the schema); the creation
+/// range and the cursor are ranges on `created_at` (the cursor a row-value range on
+/// `(created_at, id)`), which SQLite reads as a range of that index, after its equality
+/// columns.
+pub(crate) fn list_sql(shape: ListShape) -> String {
     let mut conditions = Vec::new();
-    if kelurahan {
+    if shape.kelurahan {
         conditions.push("kelurahan_code = :kelurahan");
     }
-    if status {
+    if shape.status {
         conditions.push("status = :status");
     }
-    if cursor {
+    if shape.from {
+        conditions.push("created_at >= :from");
+    }
+    if shape.before {
+        conditions.push("created_at < :before");
+    }
+    if shape.cursor {
         conditions.push("(created_at, id) < (:created_at, :id)");
     }
     let filter = if conditions.is_empty() {
@@ -327,11 +347,27 @@ impl RequestStore for EmbeddedStore {
             .transpose()?;
         let kelurahan = query.kelurahan.map(|k| k.as_str());
         let status = query.status.map(|s| s.as_str());
+        let from = query.created_from.as_ref().map(time_to_text);
+        let before = query.created_before.as_ref().map(time_to_text);
+        // Every stored time has the same width: comparing the text compares the times.
+        if let Some(c) = &cursor
+            && (from.as_ref().is_some_and(|f| c.created_at < *f)
+                || before.as_ref().is_some_and(|b| c.created_at >= *b))
+        {
+            // The position of a listing over another range.
+            return Err(StoreError::InvalidCursor);
+        }
         // A page of nothing is no use to anyone; one more than asked tells whether more follow.
         let limit = query.limit.max(1);
         let fetch = i64::from(limit) + 1;
         self.read(move |conn| {
-            let sql = list_sql(kelurahan.is_some(), status.is_some(), cursor.is_some());
+            let sql = list_sql(ListShape {
+                kelurahan: kelurahan.is_some(),
+                status: status.is_some(),
+                from: from.is_some(),
+                before: before.is_some(),
+                cursor: cursor.is_some(),
+            });
             let mut stmt = conn.prepare_cached(&sql)?;
             let mut args: Vec<(&str, &dyn ToSql)> = vec![(":limit", &fetch)];
             if let Some(k) = &kelurahan {
@@ -339,6 +375,12 @@ impl RequestStore for EmbeddedStore {
             }
             if let Some(s) = &status {
                 args.push((":status", s));
+            }
+            if let Some(f) = &from {
+                args.push((":from", f));
+            }
+            if let Some(b) = &before {
+                args.push((":before", b));
             }
             if let Some(c) = &cursor {
                 args.push((":created_at", &c.created_at));

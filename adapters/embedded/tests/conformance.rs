@@ -122,6 +122,8 @@ fn newest(limit: u32) -> ListQuery {
     ListQuery {
         kelurahan: None,
         status: None,
+        created_from: None,
+        created_before: None,
         limit,
         cursor: None,
     }

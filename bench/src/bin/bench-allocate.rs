@@ -260,6 +260,8 @@ async fn count_status(store: &EmbeddedStore, status: Status) -> Result<usize, St
             &ListQuery {
                 kelurahan: None,
                 status: Some(status),
+                created_from: None,
+                created_before: None,
                 limit: 100,
                 cursor,
             },
