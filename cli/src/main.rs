@@ -79,6 +79,12 @@ fn init_logs() {
         .try_init();
 }
 
+/// mimalloc instead of the system allocator: the store's reads, writes and JSON allocate and free many
+/// small blocks across threads, where glibc's malloc spent about a fifth of the allocation
+/// benchmark's CPU (see bench/).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs();

@@ -392,7 +392,6 @@ fn lot_of((lot_id, sku, expires_on, on_hand, allocated): LotColumns) -> Result<L
     })
 }
 
-/// Reads the JSON column of at most one row.
 /// Lots of a warehouse (of the given items, sorted and each once; or all), oldest first.
 fn lots_in(
     conn: &Connection,
@@ -425,6 +424,7 @@ fn lots_in(
         .collect::<Result<Vec<_>, _>>()?)
 }
 
+/// Reads the JSON column of at most one row.
 fn one_json<T: serde::de::DeserializeOwned>(
     conn: &Connection,
     sql: &str,

@@ -62,6 +62,10 @@ struct Args {
     threads: Option<usize>,
 }
 
+/// mimalloc instead of the system allocator: as `basoka serve` runs (see cli/src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = Args::parse();
     if args.requests == 0 || args.runs == 0 || args.packages == 0 {

@@ -85,6 +85,11 @@ struct Args {
     bare_server: bool,
 }
 
+/// mimalloc instead of the system allocator: the same allocator as `basoka serve`, so that the bare endpoint
+/// it is compared with runs on it too.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = Args::parse();
     if args.bare_server {
