@@ -68,20 +68,23 @@ enum RegistryCommand {
 }
 
 /// Logs on stderr for every command (stdout is for what a command prints: the URL, a token):
-/// `BASOKA_LOG` is a tracing filter, by default `info,tower_http=warn`.
+/// `BASOKA_LOG` is a tracing filter, by default `info,tower_http=warn`. Colours only on a
+/// terminal: a log redirected to a file stays plain text.
 fn init_logs() {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("BASOKA_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 
-/// mimalloc instead of the system allocator: the store's reads, writes and JSON allocate and free many
-/// small blocks across threads, where glibc's malloc spent about a fifth of the allocation
-/// benchmark's CPU (see bench/).
+/// mimalloc instead of the system allocator: the store's reads, writes and JSON allocate and
+/// free many small blocks across threads, where glibc's malloc spent about a fifth of the
+/// allocation benchmark's CPU (see bench/).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

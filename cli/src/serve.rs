@@ -351,7 +351,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
     let retry_every = sms_retry_every()?;
     let listener = std::net::TcpListener::bind(SocketAddr::new(args.host, args.port))
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
-        .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
+        .map_err(|e| listen_error(&args, &e))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .max_blocking_threads(basoka_embedded::blocking_threads())
         .enable_all()
@@ -427,8 +427,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
                 }
             }));
         }
-        let listener = tokio::net::TcpListener::from_std(listener)
-            .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
+        let listener =
+            tokio::net::TcpListener::from_std(listener).map_err(|e| listen_error(&args, &e))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         print_banner(&Banner {
             addr,
@@ -450,6 +450,16 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
         served
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why `serve` could not listen, and what to do about a port that is taken.
+fn listen_error(args: &ServeArgs, e: &std::io::Error) -> String {
+    let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+        " (another program uses this port: start with --port N, or --port 0 for a free one)"
+    } else {
+        ""
+    };
+    format!("cannot listen on {}:{}: {e}{hint}", args.host, args.port)
 }
 
 /// What the start-up banner tells.

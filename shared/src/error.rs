@@ -21,6 +21,10 @@ pub enum AppError {
     Forbidden,
     #[error("not found")]
     NotFound,
+    /// No route of the API has this path (the same code as [`AppError::NotFound`], another
+    /// explanation).
+    #[error("no such route")]
+    UnknownRoute,
     #[error("transition not allowed")]
     InvalidTransition { from: Status, action: Action },
     #[error("duplicate active request")]
@@ -86,7 +90,7 @@ impl AppError {
             AppError::Validation(_) | AppError::MalformedBody => 400,
             AppError::Unauthenticated => 401,
             AppError::Forbidden => 403,
-            AppError::NotFound => 404,
+            AppError::NotFound | AppError::UnknownRoute => 404,
             AppError::InvalidTransition { .. }
             | AppError::DuplicateActive { .. }
             | AppError::RecentlyAssisted { .. }
@@ -108,7 +112,7 @@ impl AppError {
             AppError::MalformedBody => "MALFORMED_BODY",
             AppError::Unauthenticated => "UNAUTHENTICATED",
             AppError::Forbidden => "FORBIDDEN",
-            AppError::NotFound => "NOT_FOUND",
+            AppError::NotFound | AppError::UnknownRoute => "NOT_FOUND",
             AppError::InvalidTransition { .. } => "INVALID_TRANSITION",
             AppError::DuplicateActive { .. } => "DUPLICATE_ACTIVE_REQUEST",
             AppError::RecentlyAssisted { .. } => "RECENTLY_ASSISTED",
@@ -137,7 +141,9 @@ impl AppError {
             }
             AppError::ItemInUse => Text::fixed("Barang masih dipakai", "Item in use"),
             AppError::Forbidden => Text::fixed("Tidak diizinkan", "Forbidden"),
-            AppError::NotFound => Text::fixed("Tidak ditemukan", "Not found"),
+            AppError::NotFound | AppError::UnknownRoute => {
+                Text::fixed("Tidak ditemukan", "Not found")
+            }
             AppError::InvalidTransition { .. } => {
                 Text::fixed("Langkah tidak diizinkan", "Transition not allowed")
             }
@@ -194,6 +200,10 @@ impl AppError {
             AppError::NotFound => Text::fixed(
                 "Data yang diminta tidak ada atau di luar wilayah Anda.",
                 "The requested record does not exist or is outside your scope.",
+            ),
+            AppError::UnknownRoute => Text::fixed(
+                "Alamat API ini tidak ada; daftar alamat dan metodenya ada di /v1/openapi.json.",
+                "There is no such API path; /v1/openapi.json lists every path and its methods.",
             ),
             AppError::InvalidTransition { from, action } => Text::new(
                 format!(

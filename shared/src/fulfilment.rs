@@ -1544,7 +1544,10 @@ async fn dispatched_at(
     id: &RequestId,
 ) -> Result<Option<DateTime<Utc>>, AppError> {
     match deps.requests.get(id).await? {
-        Some(r) if r.visible_to(caller) => {}
+        // Only a dispatched request can be handed over: for any other (already delivered,
+        // not yet dispatched) the transition's 409 is the answer, not a time compared with
+        // a dispatch that is not the one pending.
+        Some(r) if r.visible_to(caller) && r.status == Status::Dispatched => {}
         _ => return Ok(None),
     }
     let Some(allocation) = deps.stock.allocation(id).await? else {

@@ -176,6 +176,11 @@ fn serve_on_a_port_in_use_fails_before_touching_anything() {
     ]);
     assert_ne!(out.code(), 0, "{}", out.stdout);
     assert!(out.stderr.contains("cannot listen"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--port N"),
+        "says how to choose another port: {}",
+        out.stderr
+    );
     assert!(!out.stdout.contains("BASOKA listening"), "{}", out.stdout);
     assert!(
         !out.stderr.contains("First run"),

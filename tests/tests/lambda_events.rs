@@ -398,6 +398,14 @@ async fn every_fixture_through_the_real_lambda_handlers() {
     expect(&a, 404, "an unknown path");
     assert_eq!(a.content_type, "application/problem+json");
     assert_eq!(a.json["code"], "NOT_FOUND");
+    assert!(
+        a.json["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/v1/openapi.json"),
+        "an unknown path points to the list of paths: {}",
+        a.text
+    );
     let out = s
         .invoke(
             &s.submit,

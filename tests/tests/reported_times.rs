@@ -107,6 +107,13 @@ async fn a_handover_cannot_be_received_before_the_dispatch_nor_in_the_future() {
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["status"], "delivered");
+
+    // Handing over again is refused for the state, whatever time it names: not a time
+    // compared with a dispatch that is long done.
+    for received_at in ["2020-01-01T00:00:00Z", an_hour_before.as_str()] {
+        let r = handover(&s, &c.kel, &id, &handover_at(received_at)).await;
+        r.problem(409, "INVALID_TRANSITION");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

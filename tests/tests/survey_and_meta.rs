@@ -119,6 +119,9 @@ async fn health_and_openapi_are_open_and_the_spec_lists_every_route() {
         ("/v1/requests/{id}/survey", &["post"][..]),
         ("/v1/requests/{id}/decision", &["post"][..]),
         ("/v1/reports/summary", &["get"][..]),
+        ("/v1/health", &["get"][..]),
+        ("/v1/openapi.json", &["get"][..]),
+        ("/v1/kelurahan", &["get"][..]),
     ] {
         assert!(paths[path].is_object(), "`{path}` missing from the spec");
         for m in methods {

@@ -195,7 +195,7 @@ pub async fn local_auth(
 
 /// Answers unknown routes with a 404 problem document rather than an empty body.
 pub async fn not_found(headers: HeaderMap) -> Response {
-    ApiError::new(AppError::NotFound, lang_of(&headers)).into_response()
+    ApiError::new(AppError::UnknownRoute, lang_of(&headers)).into_response()
 }
 
 /// Answers a known path asked with a method it does not have: a 405 problem document
@@ -253,7 +253,7 @@ pub fn with_api_fallbacks(router: axum::Router, api_routes: Vec<(String, String)
                 let lang = lang_of(req.headers());
                 if allow.is_empty() || allow.contains(&req.method().as_str()) {
                     // Unknown, or (API Gateway routes those elsewhere) another function's.
-                    return ApiError::new(AppError::NotFound, lang).into_response();
+                    return ApiError::new(AppError::UnknownRoute, lang).into_response();
                 }
                 let mut res = ApiError::new(AppError::MethodNotAllowed, lang).into_response();
                 if let Ok(v) = axum::http::HeaderValue::from_str(&allow.join(", ")) {
@@ -266,6 +266,10 @@ pub fn with_api_fallbacks(router: axum::Router, api_routes: Vec<(String, String)
 }
 
 /// Answers `GET /v1/health`.
+#[utoipa::path(
+    get, path = "/v1/health", tag = "meta",
+    responses((status = 200, description = "`{\"status\": \"ok\", \"service\": \"basoka\"}`", content_type = "application/json"))
+)]
 pub async fn health() -> impl IntoResponse {
     axum::Json(serde_json::json!({"status": "ok", "service": "basoka"}))
 }

@@ -6,22 +6,34 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::State;
 use axum::routing::get;
+use utoipa::OpenApi as _;
 use utoipa::openapi::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 /// The routes of this module, over `openapi` (see [`finish_document`]).
 pub fn router(openapi: OpenApi) -> Router {
-    let openapi = Arc::new(openapi);
-    let spec = move || {
-        let openapi = openapi.clone();
-        async move { axum::Json(openapi.as_ref().clone()) }
-    };
     Router::new()
         .route("/v1/health", get(crate::health))
         .route("/v1/openapi.json", get(spec))
         .route("/v1/kelurahan", get(kelurahan_list))
+        .with_state(Arc::new(openapi))
 }
+
+/// `GET /v1/openapi.json`: this document.
+#[utoipa::path(
+    get, path = "/v1/openapi.json", tag = "meta",
+    responses((status = 200, description = "The OpenAPI 3.1 document of every route, generated from the code", content_type = "application/json"))
+)]
+async fn spec(State(openapi): State<Arc<OpenApi>>) -> axum::Json<OpenApi> {
+    axum::Json(openapi.as_ref().clone())
+}
+
+/// The routes of this module in the document (their handlers carry the annotations).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(crate::health, spec, kelurahan_list))]
+struct MetaApi;
 
 /// The paths of [`router`], as `(method, path)`.
 pub const ROUTES: [(&str, &str); 3] = [
@@ -32,6 +44,7 @@ pub const ROUTES: [(&str, &str); 3] = [
 
 /// Titles the merged document of the functions and declares the bearer scheme.
 pub fn finish_document(mut openapi: OpenApi) -> OpenApi {
+    openapi.merge(MetaApi::openapi());
     openapi.info.title = "BASOKA API".into();
     openapi.info.version = "1".into();
     openapi.info.description = Some(
@@ -54,6 +67,10 @@ pub fn finish_document(mut openapi: OpenApi) -> OpenApi {
 }
 
 /// `GET /v1/kelurahan`: the 56 kelurahan of Kota Bekasi with their kecamatan.
+#[utoipa::path(
+    get, path = "/v1/kelurahan", tag = "meta",
+    responses((status = 200, description = "`{items: [{code, name, kecamatan_code, kecamatan_name}]}`, the 56 kelurahan of Kota Bekasi", content_type = "application/json"))
+)]
 async fn kelurahan_list() -> axum::Json<serde_json::Value> {
     let items: Vec<_> = shared::KelurahanCode::all()
         .map(|k| {
