@@ -66,6 +66,31 @@ impl RequestCode {
         RequestCode(format!("BSK-{body}"))
     }
 
+    /// A code as a person reads or types it: case and spaces do not matter, the prefix may
+    /// be left out (`7k3m9q`), and the letters the alphabet leaves out because they look
+    /// like digits are read as those digits (O as 0, I and L as 1), as Crockford's base 32
+    /// does. `None` if it cannot be a code.
+    pub fn parse(raw: &str) -> Option<RequestCode> {
+        let mut s: String = raw
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_uppercase();
+        if let Some(rest) = s.strip_prefix("BSK-").or_else(|| s.strip_prefix("BSK")) {
+            s = rest.to_string();
+        }
+        let body: String = s
+            .chars()
+            .map(|c| match c {
+                'O' => '0',
+                'I' | 'L' => '1',
+                c => c,
+            })
+            .collect();
+        (body.len() == 6 && body.bytes().all(|b| CODE_ALPHABET.contains(&b)))
+            .then(|| RequestCode(format!("BSK-{body}")))
+    }
+
     pub fn from_stored(raw: String) -> RequestCode {
         RequestCode(raw)
     }
@@ -127,5 +152,48 @@ mod tests {
         assert_eq!(RequestId::parse(id.as_str()).unwrap(), id);
         assert!(RequestId::parse("../etc/passwd").is_err());
         assert!(RequestId::parse(&id.as_str().to_uppercase()).is_err());
+    }
+}
+
+#[cfg(test)]
+mod code_tests {
+    use super::RequestCode;
+
+    #[test]
+    fn codes_are_read_as_people_type_them() {
+        for typed in [
+            "BSK-7K3M9Q",
+            "bsk-7k3m9q",
+            " BSK-7K3M 9Q ",
+            "7K3M9Q",
+            "bsk7k3m9q",
+        ] {
+            assert_eq!(
+                RequestCode::parse(typed).map(|c| c.as_str().to_string()),
+                Some("BSK-7K3M9Q".to_string()),
+                "{typed:?}"
+            );
+        }
+        // Letters that look like digits are those digits.
+        assert_eq!(
+            RequestCode::parse("BSK-O1IL0Z").map(|c| c.as_str().to_string()),
+            Some("BSK-01110Z".to_string())
+        );
+        for not_a_code in [
+            "",
+            "BSK-",
+            "BSK-7K3M9",
+            "BSK-7K3M9QQ",
+            "BSK-7K3M9U",
+            "0193a0c4-0000-7000-8000-00000000abcd",
+            "XYZ-7K3M9Q",
+        ] {
+            assert_eq!(RequestCode::parse(not_a_code), None, "{not_a_code:?}");
+        }
+        // A random code reads back as itself.
+        for _ in 0..100 {
+            let c = RequestCode::random();
+            assert_eq!(RequestCode::parse(c.as_str()), Some(c));
+        }
     }
 }

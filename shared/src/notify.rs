@@ -737,6 +737,9 @@ mod tests {
         async fn get(&self, _: &RequestId) -> Result<Option<AidRequest>, StoreError> {
             Ok(self.0.clone())
         }
+        async fn id_by_code(&self, _: &RequestCode) -> Result<Option<RequestId>, StoreError> {
+            unreachable!()
+        }
         async fn list(&self, _: &ListQuery) -> Result<Page<AidRequest>, StoreError> {
             unreachable!()
         }

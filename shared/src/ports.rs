@@ -125,6 +125,9 @@ pub trait RequestStore: Send + Sync {
 
     async fn get(&self, id: &RequestId) -> Result<Option<AidRequest>, StoreError>;
 
+    /// The id of the request with this human code (codes are unique).
+    async fn id_by_code(&self, code: &RequestCode) -> Result<Option<RequestId>, StoreError>;
+
     async fn list(&self, query: &ListQuery) -> Result<Page<AidRequest>, StoreError>;
 
     /// Transitions of a request, oldest first.

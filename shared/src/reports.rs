@@ -856,6 +856,12 @@ mod tests {
         ) -> Result<(), StoreError> {
             unreachable!("a report never writes")
         }
+        async fn id_by_code(
+            &self,
+            _: &crate::ids::RequestCode,
+        ) -> Result<Option<crate::RequestId>, StoreError> {
+            unreachable!()
+        }
         async fn get(&self, _: &crate::RequestId) -> Result<Option<AidRequest>, StoreError> {
             unreachable!()
         }

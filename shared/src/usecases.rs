@@ -13,7 +13,7 @@ use crate::error::AppError;
 use crate::events::{Event, EventKind, RequestRef};
 use crate::household::{Address, Category, Household, Reporter, Urgency, parse_rt_rw};
 use crate::i18n::Text;
-use crate::ids::RequestId;
+use crate::ids::{RequestCode, RequestId};
 use crate::input::Input;
 use crate::lifecycle::{self, Action, Actor, Refusal, Status};
 use crate::policy::Policy;
@@ -49,6 +49,23 @@ fn refusal(r: Refusal, action: Action) -> AppError {
 fn parse_id(raw: &str) -> Result<RequestId, AppError> {
     // A malformed id cannot name an existing request: same answer as an unknown one.
     RequestId::parse(raw).map_err(|_| AppError::NotFound)
+}
+
+/// Loads a request the caller may see, for reading: named by its id or by its human code
+/// (what the SMS and a phone call carry: `BSK-7K3M9Q`, see [`RequestCode::parse`]); anything
+/// else is 404. Changes name the request by its id alone ([`load_visible`]).
+async fn read_visible(deps: &Deps, caller: &Caller, id: &str) -> Result<AidRequest, AppError> {
+    match (parse_id(id), RequestCode::parse(id)) {
+        (Err(_), Some(code)) => {
+            let id = deps
+                .requests
+                .id_by_code(&code)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            load_visible(deps, caller, id.as_str()).await
+        }
+        _ => load_visible(deps, caller, id).await,
+    }
 }
 
 /// Loads a request the caller may see; anything else is 404.
@@ -376,7 +393,7 @@ fn replay(prior: IdempotencyRecord, fingerprint: &str) -> Result<SubmitResponse,
 
 /// `GET /v1/requests/{id}`.
 pub async fn get(deps: &Deps, caller: &Caller, id: &str) -> Result<RequestView, AppError> {
-    let r = load_visible(deps, caller, id).await?;
+    let r = read_visible(deps, caller, id).await?;
     Ok(RequestView::of(&r, Disclosure::detail_for(caller)))
 }
 
@@ -386,7 +403,7 @@ pub async fn history(
     caller: &Caller,
     id: &str,
 ) -> Result<Vec<HistoryEntry>, AppError> {
-    let r = load_visible(deps, caller, id).await?;
+    let r = read_visible(deps, caller, id).await?;
     Ok(deps.requests.history(&r.id).await?)
 }
 

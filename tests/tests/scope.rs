@@ -155,3 +155,56 @@ async fn kelurahan_names_are_accepted_wherever_a_code_is() {
         Some("KELURAHAN_OUT_OF_SCOPE")
     );
 }
+
+/// The code an SMS or a phone call carries opens the request and its history, typed as people
+/// type it (any case, without the prefix, O for 0), within the same scope as the id. Changes
+/// name the request by its id.
+#[tokio::test]
+async fn a_request_can_be_opened_by_its_code_within_the_callers_scope() {
+    let s = Server::start();
+    let a = s.kelurahan_token(KEL_A);
+    let b = s.kelurahan_token(KEL_B);
+    let r = s.submit_ok(&a, &submit_body(KEL_A)).await;
+    let (id, code) = (
+        r["id"].as_str().expect("id"),
+        r["code"].as_str().expect("code"),
+    );
+    let typed_by_phone = code.to_lowercase().replace('0', "o");
+    let bare = code.trim_start_matches("BSK-").to_string();
+    for typed in [code.to_string(), typed_by_phone, bare] {
+        let (st, v) = s.get(&format!("/v1/requests/{typed}"), &a).await;
+        assert_eq!(st, 200, "{typed}: {v}");
+        assert_eq!(v["id"], id, "{typed}");
+        let (st, h) = s.get(&format!("/v1/requests/{typed}/history"), &a).await;
+        assert_eq!(st, 200, "{typed}: {h}");
+        assert_eq!(h.as_array().map(Vec::len), Some(1), "{h}");
+    }
+    let (st, v) = s
+        .get(&format!("/v1/requests/{code}"), &s.dinas_token())
+        .await;
+    assert_eq!((st, v["id"].as_str()), (200, Some(id)), "{v}");
+
+    // Another kelurahan: the same 404 as for a code nobody has.
+    let hidden = s.get_resp(&format!("/v1/requests/{code}"), Some(&b)).await;
+    hidden.problem(404, "NOT_FOUND");
+    let unknown = if code == "BSK-000000" {
+        "BSK-000001"
+    } else {
+        "BSK-000000"
+    };
+    let absent = s
+        .get_resp(&format!("/v1/requests/{unknown}"), Some(&b))
+        .await;
+    absent.problem(404, "NOT_FOUND");
+    assert_eq!(hidden.json, absent.json);
+    // A change names the request by its id: by code it is not found, and nothing changes.
+    s.post_resp(
+        &format!("/v1/requests/{code}/cancel"),
+        Some(&a),
+        &json!({"reason": "salah input"}),
+    )
+    .await
+    .problem(404, "NOT_FOUND");
+    let (_, v) = s.get(&format!("/v1/requests/{id}"), &a).await;
+    assert_eq!(v["status"], "submitted");
+}

@@ -356,6 +356,21 @@ impl RequestStore for DynamoStore {
             .transpose()
     }
 
+    async fn id_by_code(
+        &self,
+        code: &shared::RequestCode,
+    ) -> Result<Option<RequestId>, StoreError> {
+        self.get_item(&keys::code_pk(code.as_str()), CODE_SK)
+            .await?
+            .map(|i| match opt_s(&i, "request_id") {
+                Some(id) => request_id(id),
+                None => Err(StoreError::Unavailable(
+                    "code item without request_id".into(),
+                )),
+            })
+            .transpose()
+    }
+
     async fn list(&self, query: &ListQuery) -> Result<Page<AidRequest>, StoreError> {
         let (index, partition) = match (query.kelurahan, query.status) {
             (Some(k), Some(st)) => (

@@ -178,6 +178,26 @@ pub async fn insert_and_get(p: &Ports) {
         "get of an unknown id must be None"
     );
     assert_eq!(
+        must("id_by_code", p.requests.id_by_code(&r.code).await),
+        Some(r.id.clone()),
+        "its human code names it"
+    );
+    let other = if r.code.as_str() == "BSK-000000" {
+        "BSK-000001"
+    } else {
+        "BSK-000000"
+    };
+    assert_eq!(
+        must(
+            "id_by_code",
+            p.requests
+                .id_by_code(&shared::RequestCode::from_stored(other.into()))
+                .await
+        ),
+        None,
+        "an unknown code names nothing"
+    );
+    assert_eq!(
         must("history", p.requests.history(&r.id).await),
         vec![entry],
         "the submission must write its first history entry"

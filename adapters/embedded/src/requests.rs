@@ -42,6 +42,7 @@ pub(crate) const RELEASE_HOUSEHOLD: &str =
 const RECORD_DELIVERY: &str = "INSERT INTO deliveries (key, request_id, delivered_at)
      VALUES (?1, ?2, ?3) ON CONFLICT (key, request_id) DO NOTHING";
 pub(crate) const GET_REQUEST: &str = "SELECT json FROM requests WHERE id = ?1";
+pub(crate) const ID_BY_CODE: &str = "SELECT id FROM requests WHERE code = ?1";
 pub(crate) const GET_HISTORY: &str =
     "SELECT json FROM history WHERE request_id = ?1 ORDER BY version";
 // `nik:` sorts after `kk:`: when two requests hold the two keys, the head NIK's holder wins.
@@ -337,6 +338,21 @@ impl RequestStore for EmbeddedStore {
     async fn get(&self, id: &RequestId) -> Result<Option<AidRequest>, StoreError> {
         let id = id.as_str().to_string();
         self.read(move |conn| request_by_id(conn, &id)).await
+    }
+
+    async fn id_by_code(
+        &self,
+        code: &shared::RequestCode,
+    ) -> Result<Option<RequestId>, StoreError> {
+        let code = code.as_str().to_string();
+        self.read(move |conn| {
+            let id: Option<String> = conn
+                .prepare_cached(ID_BY_CODE)?
+                .query_row([&code], |r| r.get(0))
+                .optional()?;
+            Ok(id.map(request_id).transpose()?)
+        })
+        .await
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page<AidRequest>, StoreError> {

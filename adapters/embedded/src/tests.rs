@@ -116,6 +116,7 @@ fn point_reads_use_keys() {
     let c = conn(&store);
     for (sql, table) in [
         (requests::GET_REQUEST, "requests"),
+        (requests::ID_BY_CODE, "requests"),
         (requests::GET_HISTORY, "history"),
         (requests::ACTIVE_FOR, "active_households"),
         (requests::HOUSEHOLD_HOLDER, "active_households"),

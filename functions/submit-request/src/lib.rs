@@ -210,7 +210,7 @@ async fn list(
 /// One request. Kelurahan staff, surveyors and the Dinas see the full NIK and KK.
 #[utoipa::path(
     get, path = "/v1/requests/{id}", tag = "requests",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "The request's id, or its code as the SMS carry it (`BSK-7K3M9Q`; any case, the prefix may be left out)")),
     responses(
         (status = 200, body = RequestView),
         (status = 404, description = "Unknown, or outside the caller's kelurahan", body = Problem, content_type = "application/problem+json"),
@@ -232,7 +232,7 @@ async fn get_request(
 /// The request's transitions, oldest first.
 #[utoipa::path(
     get, path = "/v1/requests/{id}/history", tag = "requests",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "The request's id, or its code as the SMS carry it (`BSK-7K3M9Q`; any case, the prefix may be left out)")),
     responses(
         (status = 200, body = Vec<HistoryEntry>),
         (status = 404, body = Problem, content_type = "application/problem+json"),
