@@ -12,6 +12,7 @@
 //! local runner and behind AWS Lambda.
 
 pub mod auth;
+pub mod csvfile;
 pub mod error;
 pub mod events;
 pub mod fulfilment;
