@@ -27,6 +27,7 @@ pub mod notify;
 pub mod phone;
 pub mod policy;
 pub mod ports;
+pub mod receipt_csv;
 pub mod registry;
 pub mod reported_time;
 pub mod reports;
