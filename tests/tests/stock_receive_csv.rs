@@ -231,3 +231,75 @@ async fn a_csv_receipt_from_another_process_serves_the_waitlist_of_the_running_s
         );
     }
 }
+
+/// The same over DynamoDB on moto: `stock receive --backend aws` writes the receipt and its
+/// event into the table; `serve --backend aws` (another process) moves the event to
+/// `allocate-stock`, which serves its waitlist; the same command again changes nothing.
+/// Needs a moto server (`BASOKA_TEST_AWS_ENDPOINT`; `scripts/test` starts one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_dynamodb_a_csv_receipt_serves_the_waitlist_once() {
+    let endpoint = basoka_aws::testkit::endpoint();
+    let table = basoka_aws::testkit::unique_table("basoka-stockcsv");
+    let backend = [
+        "--backend",
+        "aws",
+        "--endpoint-url",
+        endpoint.as_str(),
+        "--table",
+        table.as_str(),
+    ];
+    let s = Server::start_with(
+        ServeOptions::new()
+            .args(&backend)
+            .args(&["--create-table", "--no-opening-stock"]),
+    );
+    let c = Cast::new(&s);
+    let lines = package_lines(&s, &c.gudang, PACKAGE).await;
+    let v = to_surveyed(
+        &s,
+        &c.kel,
+        &c.dinas,
+        &c.surveyor,
+        Cast::SURVEYOR,
+        &submit_body(KEL_A),
+    )
+    .await;
+    let id = id_of(&v);
+    approve(&s, &c.dinas, &id, &approve_with(1, "kelurahan")).await;
+    wait_status(&s, &c.dinas, &id, &["waitlisted"], AUTO_TIMEOUT).await;
+
+    let mut csv = String::from("sku,quantity,expires_on\r\n");
+    for (sku, q) in &lines {
+        csv.push_str(&format!("{sku},{q},2099-12-31\r\n"));
+    }
+    let file = s.data_dir().join("sj.csv");
+    std::fs::write(&file, csv).unwrap();
+    let receive_aws = || {
+        let mut cmd = basoka_command();
+        cmd.args(["stock", "receive"])
+            .arg(&file)
+            .args(["--reference", "SJ-AWS-1", "--data-dir"])
+            .arg(s.data_dir())
+            .args(backend);
+        run_command(
+            cmd,
+            Duration::from_secs(120),
+            "basoka stock receive --backend aws",
+        )
+    };
+    let out = receive_aws();
+    assert_eq!(out.code(), 0, "{}{}", out.stdout, out.stderr);
+    wait_status(&s, &c.dinas, &id, &["allocated"], AUTO_TIMEOUT).await;
+    let levels = on_hand(&stock(&s, &c.gudang).await);
+    let again = receive_aws();
+    assert_eq!(again.code(), 0, "{}{}", again.stdout, again.stderr);
+    assert!(
+        again.stdout.contains("tidak ada yang berubah"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(on_hand(&stock(&s, &c.gudang).await), levels);
+    for (sku, q) in &lines {
+        assert_eq!(levels[sku], *q, "{sku}: one package's worth, received once");
+    }
+}
