@@ -4,6 +4,7 @@
 //!   `--backend aws`, over DynamoDB and SNS);
 //! * `basoka token` prints a bearer token the server accepts, for a role;
 //! * `basoka registry import FILE.csv` loads the DTKS/DTSEN registry export;
+//! * `basoka stock receive FILE.csv --reference REF` receives a delivery note from a CSV;
 //! * `basoka seed` puts the warehouse, items, package and opening stock into an empty store
 //!   (`serve` does it on its first run; on AWS ops run it once per stage).
 
@@ -13,6 +14,7 @@ mod delivery;
 mod registry;
 mod seed;
 mod serve;
+mod stock;
 mod token;
 
 use std::path::PathBuf;
@@ -42,6 +44,11 @@ enum Command {
         #[command(subcommand)]
         command: RegistryCommand,
     },
+    /// Warehouse stock.
+    Stock {
+        #[command(subcommand)]
+        command: StockCommand,
+    },
     /// Seed an empty store: warehouse, items, package PAKET-SEMBAKO, opening stock.
     Seed {
         /// Leave the opening stock of 50 packages out.
@@ -60,6 +67,27 @@ enum RegistryCommand {
     Import {
         /// The CSV file (UTF-8 with or without BOM, `,` or `;`, CRLF fine).
         file: PathBuf,
+        #[command(flatten)]
+        data: datadir::DataDirArg,
+        #[command(flatten)]
+        backend: backend::BackendArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum StockCommand {
+    /// Receive a delivery note from a CSV file (columns sku, quantity or jumlah, optional
+    /// expires_on or kedaluwarsa as YYYY-MM-DD): all lines or none. Exit code 3: bad lines,
+    /// nothing received; 4: the reference was already used for other content.
+    Receive {
+        /// The CSV file (UTF-8 with or without BOM, `,` or `;`, CRLF fine; at most 25 lines).
+        file: PathBuf,
+        /// The delivery note's number (surat jalan); the same reference again changes nothing.
+        #[arg(long)]
+        reference: String,
+        /// The warehouse code (default: the first warehouse, GUDANG-DINSOS-BKS).
+        #[arg(long)]
+        warehouse: Option<String>,
         #[command(flatten)]
         data: datadir::DataDirArg,
         #[command(flatten)]
@@ -104,6 +132,21 @@ fn main() -> ExitCode {
         } => {
             let dir = data.resolve();
             datadir::prepare(&dir).and_then(|()| registry::import(&file, &dir, &backend))
+        }
+        Command::Stock {
+            command:
+                StockCommand::Receive {
+                    file,
+                    reference,
+                    warehouse,
+                    data,
+                    backend,
+                },
+        } => {
+            let dir = data.resolve();
+            datadir::prepare(&dir).and_then(|()| {
+                stock::receive(&file, &reference, warehouse.as_deref(), &dir, &backend)
+            })
         }
         Command::Seed {
             no_opening_stock,

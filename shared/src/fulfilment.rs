@@ -588,7 +588,7 @@ pub async fn receive(
     require(caller, &[Role::Gudang])?;
     let idem = match idempotency_key {
         Some(key) => {
-            let scoped = format!("{}:receipt:{}", caller.sub, key.trim());
+            let scoped = receipt_idempotency_key(caller, key);
             let fp = fingerprint(body);
             if let Some(prior) = deps.idempotency.get(&scoped).await? {
                 return replay(prior, &fp);
@@ -695,6 +695,12 @@ pub async fn receive(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Where [`receive`] keeps its answer to `Idempotency-Key: key` from `caller` (keys are the
+/// caller's own: another user's same key is another receipt).
+pub fn receipt_idempotency_key(caller: &Caller, key: &str) -> String {
+    format!("{}:receipt:{}", caller.sub, key.trim())
 }
 
 fn replay(prior: IdempotencyRecord, fingerprint: &str) -> Result<StoredResponse, AppError> {

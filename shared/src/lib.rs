@@ -12,6 +12,7 @@
 //! local runner and behind AWS Lambda.
 
 pub mod auth;
+pub mod csvfile;
 pub mod error;
 pub mod events;
 pub mod fulfilment;
@@ -26,6 +27,7 @@ pub mod notify;
 pub mod phone;
 pub mod policy;
 pub mod ports;
+pub mod receipt_csv;
 pub mod registry;
 pub mod reported_time;
 pub mod reports;
