@@ -467,6 +467,16 @@ async fn a_delivery_note_is_received_once_per_warehouse_whatever_the_key() {
         "DO-2026-12-0042, DO-2026-12-0043 and DO-NOKEY, each once"
     );
     assert_ledger_matches_stock(&s, &gudang).await;
+
+    // The API description says so.
+    let doc = s.get_resp("/v1/openapi.json", None).await.json;
+    let refused = &doc["paths"]["/v1/stock/receipts"]["post"]["responses"]["409"];
+    assert!(
+        refused["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("RECEIPT_REFERENCE_TAKEN")),
+        "{refused}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
