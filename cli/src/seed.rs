@@ -6,7 +6,9 @@
 //! Each part is done once, judged from the data itself, so the same code seeds the embedded
 //! store and a DynamoDB table (`basoka seed --backend aws`): the catalogue when the package
 //! does not exist yet, the opening stock when the warehouse has no lot at all (a warehouse
-//! that has received anything, even if it is empty now, is never topped up).
+//! that has received anything, even if it is empty now, is never topped up). The opening
+//! stock is the delivery note `STOK-AWAL`, which a warehouse receives once: a second first
+//! run racing the first finds it received and seeds nothing more.
 
 use chrono::Duration;
 use shared::Caller;
@@ -63,13 +65,16 @@ pub async fn run(deps: &FulfilDeps, opening_stock: bool) -> Result<(), String> {
             "reference": "STOK-AWAL",
             "lines": lines,
         });
-        fulfilment::receive(deps, &seeder, Some("seed-opening-stock"), &body)
-            .await
-            .map_err(|e| format!("cannot receive the opening stock: {e:?}"))?;
-        eprintln!(
-            "First run: opening stock of {OPENING_PACKAGES} x {} received (reference STOK-AWAL).",
-            package.code
-        );
+        match fulfilment::receive(deps, &seeder, Some("seed-opening-stock"), &body).await {
+            Ok(_) => eprintln!(
+                "First run: opening stock of {OPENING_PACKAGES} x {} received (reference STOK-AWAL).",
+                package.code
+            ),
+            // Another first run got there first (or the warehouse once received STOK-AWAL):
+            // a delivery note is received once, so there is nothing left to seed.
+            Err(shared::AppError::ReceiptReferenceTaken { .. }) => {}
+            Err(e) => return Err(format!("cannot receive the opening stock: {e:?}")),
+        }
     }
     Ok(())
 }

@@ -51,6 +51,14 @@ pub enum AppError {
     },
     #[error("item in use")]
     ItemInUse,
+    /// The warehouse already received this delivery note (`reference` as typed now;
+    /// `received_at` the first receipt's time, when the store could tell).
+    #[error("delivery note already received")]
+    ReceiptReferenceTaken {
+        warehouse: String,
+        reference: String,
+        received_at: Option<DateTime<Utc>>,
+    },
     /// A write larger than the store applies at once (`StoreError::TooLarge`): not worth
     /// retrying, unlike [`AppError::Unavailable`].
     #[error("write too large: {0}")]
@@ -96,7 +104,8 @@ impl AppError {
             | AppError::RecentlyAssisted { .. }
             | AppError::ConcurrentModification
             | AppError::InsufficientStock { .. }
-            | AppError::ItemInUse => 409,
+            | AppError::ItemInUse
+            | AppError::ReceiptReferenceTaken { .. } => 409,
             AppError::MethodNotAllowed => 405,
             AppError::PayloadTooLarge => 413,
             AppError::UnsupportedMediaType => 415,
@@ -123,6 +132,7 @@ impl AppError {
             AppError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             AppError::InsufficientStock { .. } => "INSUFFICIENT_STOCK",
             AppError::ItemInUse => "ITEM_IN_USE",
+            AppError::ReceiptReferenceTaken { .. } => "RECEIPT_REFERENCE_TAKEN",
             AppError::TooLarge(_) => "WRITE_TOO_LARGE",
             AppError::Unavailable(_) => "SERVICE_UNAVAILABLE",
         }
@@ -140,6 +150,10 @@ impl AppError {
                 Text::fixed("Stok tidak cukup", "Insufficient stock")
             }
             AppError::ItemInUse => Text::fixed("Barang masih dipakai", "Item in use"),
+            AppError::ReceiptReferenceTaken { .. } => Text::fixed(
+                "Surat jalan sudah diterima",
+                "Delivery note already received",
+            ),
             AppError::Forbidden => Text::fixed("Tidak diizinkan", "Forbidden"),
             AppError::NotFound | AppError::UnknownRoute => {
                 Text::fixed("Tidak ditemukan", "Not found")
@@ -264,6 +278,27 @@ impl AppError {
                 "Barang ini dipakai oleh paket atau riwayat stok sehingga tidak bisa dihapus; pensiunkan (retire) saja.",
                 "This item is used by a package or by stock history and cannot be deleted; retire it instead.",
             ),
+            AppError::ReceiptReferenceTaken {
+                warehouse,
+                reference,
+                received_at,
+            } => {
+                let (pada, on) = match received_at {
+                    Some(t) => {
+                        let wib = crate::time::wib(t);
+                        (format!(" pada {wib}"), format!(" on {wib}"))
+                    }
+                    None => (String::new(), String::new()),
+                };
+                Text::new(
+                    format!(
+                        "Surat jalan {reference} sudah diterima di gudang {warehouse}{pada}; periksa nomornya atau catat koreksi lewat penyesuaian stok."
+                    ),
+                    format!(
+                        "Delivery note {reference} was already received at warehouse {warehouse}{on}; check its number, or record a correction as a stock adjustment."
+                    ),
+                )
+            }
             AppError::TooLarge(_) => Text::fixed(
                 "Perubahan ini terlalu besar untuk disimpan sekaligus dan tidak disimpan; mengulang tidak akan berhasil. Bagi menjadi beberapa perubahan yang lebih kecil.",
                 "This change is too large to be stored at once and was not stored; retrying will not help. Split it into smaller changes.",

@@ -20,7 +20,7 @@ use crate::error::AppError;
 use crate::events::{Event, EventKind, RequestRef, ShortItem, SkuQuantity};
 use crate::fulfilment_ports::{
     Allocation, AllocationFacts, AllocationReads, AllocationStatus, Expect, LedgerEntry, Receipt,
-    Shipment, ShipmentLine, ShipmentStatus, StockStore, StockWrite,
+    ReceiptRef, Shipment, ShipmentLine, ShipmentStatus, StockStore, StockWrite,
 };
 use crate::household::Urgency;
 use crate::i18n::Text;
@@ -579,6 +579,11 @@ pub struct StoredResponse {
 
 /// `POST /v1/stock/receipts` — gudang, with `Idempotency-Key`:
 /// `{warehouse, reference, lines: [{sku, quantity, expires_on?}]}`.
+///
+/// A warehouse receives a delivery note (`reference`, compared ignoring case and extra
+/// spaces) once: the idempotency key comes first (the same key and body replay the first
+/// answer), then any other receipt of that reference in that warehouse is 409
+/// `RECEIPT_REFERENCE_TAKEN` on `reference` and writes nothing; a correction is an adjustment.
 pub async fn receive(
     deps: &FulfilDeps,
     caller: &Caller,
@@ -652,6 +657,11 @@ pub async fn receive(
         lines: received,
     };
     let body_json = serde_json::to_string(&view).expect("views serialise");
+    let guard = ReceiptRef {
+        warehouse: warehouse.clone(),
+        reference: reference.clone(),
+        received_at: now,
+    };
     let event = warehouse_event(
         deps,
         now,
@@ -678,6 +688,7 @@ pub async fn receive(
             body: body_json.clone(),
             created_at: now,
         }),
+        receipt: Some(guard.clone()),
         ..StockWrite::default()
     };
     match deps.stock.apply(write).await {
@@ -692,6 +703,13 @@ pub async fn receive(
                 Some(prior) => replay(prior, fp),
                 None => Err(AppError::IdempotencyKeyReused),
             }
+        }
+        Err(StoreError::ReceiptReferenceTaken { received_at }) => {
+            Err(AppError::ReceiptReferenceTaken {
+                warehouse: guard.warehouse.as_str().to_string(),
+                reference: guard.reference.clone(),
+                received_at,
+            })
         }
         Err(e) => Err(e.into()),
     }
@@ -1067,6 +1085,7 @@ pub async fn allocate(deps: &FulfilDeps, id: &RequestId) -> Result<AllocationOut
                     request: Some((request, entry)),
                     events,
                     idempotency: None,
+                    receipt: None,
                 };
                 match deps.stock.apply(write).await {
                     Ok(()) => return Ok(AllocationOutcome::Allocated),
@@ -1434,6 +1453,7 @@ pub async fn dispatch(
             request: Some((request, entry)),
             events: vec![event],
             idempotency: None,
+            receipt: None,
         };
         match deps.stock.apply(write).await {
             Ok(()) => return Ok(shipment),

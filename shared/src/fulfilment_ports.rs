@@ -4,8 +4,8 @@
 //! One write shape for every stock operation (receipt, adjustment, allocation, release,
 //! dispatch, handover) keeps the adapters small and makes the guarantees uniform: a lot never
 //! goes below zero (on hand ≥ allocated ≥ 0), an allocation or shipment changes only from the
-//! status the writer read, a request only from the version it read, and every lot change is
-//! written with its ledger entry and every state change with its events. On DynamoDB the same
+//! status the writer read, a request only from the version it read, a warehouse receives a
+//! delivery note once ([`ReceiptRef`]), and every lot change is written with its ledger entry and every state change with its events. On DynamoDB the same
 //! write is one `TransactWriteItems` with one condition per item.
 
 use async_trait::async_trait;
@@ -203,6 +203,35 @@ pub enum Expect<S> {
     Status(S),
 }
 
+/// The delivery note (surat jalan) a receipt records: a warehouse receives each reference
+/// once, for good (unlike an idempotency record, this guard never expires). References are
+/// compared by [`ReceiptRef::key`], so `do-2026-12-0042 ` is `DO-2026-12-0042`; the ledger
+/// and the event keep what the clerk typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptRef {
+    pub warehouse: WarehouseCode,
+    /// As the clerk typed it.
+    pub reference: String,
+    pub received_at: DateTime<Utc>,
+}
+
+impl ReceiptRef {
+    /// The reference as compared (see [`reference_key`]).
+    pub fn key(&self) -> String {
+        reference_key(&self.reference)
+    }
+}
+
+/// A delivery-note reference as compared: trimmed, every run of inner whitespace one space,
+/// lower case.
+pub fn reference_key(reference: &str) -> String {
+    reference
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
 /// Every stock operation, as one all-or-nothing write.
 #[derive(Debug, Clone, Default)]
 pub struct StockWrite {
@@ -218,6 +247,10 @@ pub struct StockWrite {
     pub request: Option<(AidRequest, HistoryEntry)>,
     pub events: Vec<Event>,
     pub idempotency: Option<IdempotencyRecord>,
+    /// A receipt's delivery note: written with the rest only if that warehouse never received
+    /// that reference (by [`ReceiptRef::key`]), else [`StoreError::ReceiptReferenceTaken`].
+    /// Only receipts carry one (adjustments and the rest never do).
+    pub receipt: Option<ReceiptRef>,
 }
 
 /// Stock, packages, allocations and shipments.
@@ -261,7 +294,9 @@ pub trait StockStore: Send + Sync {
     /// [`StoreError::InsufficientStock`]; an allocation/shipment not as expected →
     /// [`StoreError::StateConflict`]; a request whose version moved →
     /// [`StoreError::VersionConflict`]; a taken idempotency key →
-    /// [`StoreError::IdempotencyKeyTaken`].
+    /// [`StoreError::IdempotencyKeyTaken`]; a delivery note the warehouse already received →
+    /// [`StoreError::ReceiptReferenceTaken`]. When several fail, the idempotency key is
+    /// reported first, then the delivery note, then the rest.
     async fn apply(&self, write: StockWrite) -> Result<(), StoreError>;
 }
 
@@ -317,5 +352,28 @@ pub trait AllocationReads: RequestStore + StockStore {
             lots,
             items: self.items().await?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_compare_trimmed_with_one_space_and_ignoring_case() {
+        assert_eq!(reference_key("DO-2026-12-0042"), "do-2026-12-0042");
+        assert_eq!(
+            reference_key("  do-2026-12-0042 "),
+            reference_key("DO-2026-12-0042")
+        );
+        assert_eq!(reference_key("SJ  0042\t/ XII"), "sj 0042 / xii");
+        assert_ne!(reference_key("SJ 0042"), reference_key("SJ0042"));
+        assert_ne!(reference_key("DO-0042"), reference_key("DO-0043"));
+        let r = ReceiptRef {
+            warehouse: WarehouseCode::default_warehouse(),
+            reference: " Do-1 ".into(),
+            received_at: Utc::now(),
+        };
+        assert_eq!(r.key(), "do-1");
     }
 }

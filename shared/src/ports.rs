@@ -27,6 +27,10 @@ pub enum StoreError {
     /// An idempotency record with this key was written first by someone else.
     #[error("idempotency key already recorded")]
     IdempotencyKeyTaken,
+    /// The warehouse already received a delivery note with this reference (compared by
+    /// `fulfilment_ports::reference_key`), at `received_at` when the store could tell.
+    #[error("delivery note already received in this warehouse")]
+    ReceiptReferenceTaken { received_at: Option<DateTime<Utc>> },
     /// The request changed since it was read (its version moved on).
     #[error("request was modified concurrently")]
     VersionConflict,

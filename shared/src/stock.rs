@@ -25,14 +25,14 @@ pub const DEFAULT_PACKAGE: &str = "PAKET-SEMBAKO";
 ///
 /// With [`MAX_LOTS_PER_WRITE`], this bounds every stock write so that it fits, all or
 /// nothing, in every store: the most restrictive is DynamoDB, whose `TransactWriteItems` holds
-/// at most 100 items (the AWS adapter writes one item per idempotency record, request,
+/// at most 100 items (the AWS adapter writes one item per idempotency record, delivery note, request,
 /// history entry, household guard or delivery record, allocation, shipment, lot touched,
 /// ledger entry, item-received marker and event; `adapters/aws/src/stock.rs` counts them).
 /// The worst cases, with L = `MAX_LINES` = 25 and T = `MAX_LOTS_PER_WRITE` = 25:
 ///
 /// | write | items | worst case |
 /// |---|---|---|
-/// | receipt | idempotency 1 + lots L + ledger L + markers L + event 1 = 3L + 2 | 77 |
+/// | receipt | idempotency 1 + delivery note 1 + lots L + ledger L + markers L + event 1 = 3L + 3 | 78 |
 /// | allocation | request 1 + history 1 + allocation 1 + shipment 1 + lots T + ledger T + allocated event 1 + low-stock events (one per item, at most T) = 5 + 3T | 80 |
 /// | dispatch | request 1 + history 1 + allocation 1 + shipment 1 + lots T + ledger T + event 1 = 5 + 2T | 55 |
 /// | release | allocation 1 + shipment 1 + lots T + ledger T = 2 + 2T | 52 |

@@ -1,7 +1,8 @@
 //! The `basoka` command itself: the start-up banner's token commands work as printed (and give
 //! the users phone numbers, so that following the banner produces SMS), `token` refuses what
-//! the server would refuse and lists only its own flags, and `serve` on a port in use stops
-//! before it creates, seeds or delivers anything.
+//! the server would refuse and lists only its own flags, `serve` on a port in use stops
+//! before it creates, seeds or delivers anything, and `seed` run again (or twice at once)
+//! succeeds and receives the opening stock once.
 
 use std::net::TcpListener;
 use std::process::Command;
@@ -188,4 +189,44 @@ fn serve_on_a_port_in_use_fails_before_touching_anything() {
         out.stderr
     );
     assert!(!dir.exists(), "no data folder created, no store opened");
+}
+
+/// The opening stock (delivery note `STOK-AWAL`) of `dir`'s store, as the ledger of BERAS
+/// lists it, read through a server on that folder.
+async fn opening_stock_receipts(dir: TempDir) -> usize {
+    use basoka_tests::fulfil::{ledger, movements};
+    let s = Server::start_in(dir);
+    let gudang = s.gudang_token();
+    let beras = ledger(&s, &gudang, "BERAS").await;
+    movements(&beras, "receipt", Some("STOK-AWAL")).len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeding_again_or_twice_at_once_succeeds_and_receives_the_opening_stock_once() {
+    let again = TempDir::new().unwrap();
+    let dir = again.path().to_str().unwrap().to_string();
+    for run in ["first", "second"] {
+        let out = basoka(&["seed", "--data-dir", &dir]);
+        assert_eq!(out.code(), 0, "{run} seed: {}", out.stderr);
+    }
+    assert_eq!(opening_stock_receipts(again).await, 1);
+
+    // Two seeds of an existing store at once race for the opening stock. (The store is
+    // created first: two processes creating one SQLite file at the same moment is another
+    // matter.)
+    let at_once = TempDir::new().unwrap();
+    let dir = at_once.path().to_str().unwrap().to_string();
+    let out = basoka(&["seed", "--no-opening-stock", "--data-dir", &dir]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let seeds: Vec<_> = (0..2)
+        .map(|_| {
+            let dir = dir.clone();
+            std::thread::spawn(move || basoka(&["seed", "--data-dir", &dir]))
+        })
+        .collect();
+    for seed in seeds {
+        let out = seed.join().unwrap();
+        assert_eq!(out.code(), 0, "{}", out.stderr);
+    }
+    assert_eq!(opening_stock_receipts(at_once).await, 1);
 }

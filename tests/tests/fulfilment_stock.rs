@@ -1,8 +1,8 @@
 //! Warehouse stock as the warehouse and the Dinas see it through `GET /v1/stock` and
 //! `GET /v1/stock/ledger`: the opening stock of a first run, what an allocation sets aside
 //! and a dispatch takes out, what a cancellation gives back, adjustments that can never take
-//! stock below zero, receipts checked line by line and received once per `Idempotency-Key`,
-//! and allocation from the lot that expires first (FEFO). The ledger always adds up to the
+//! stock below zero, receipts checked line by line, received once per `Idempotency-Key` and a
+//! delivery note once per warehouse, and allocation from the lot that expires first (FEFO). The ledger always adds up to the
 //! stock levels.
 
 use std::collections::BTreeMap;
@@ -356,6 +356,127 @@ async fn a_receipt_is_received_once_per_idempotency_key_and_lines_of_one_item_ad
         .problem(422, "IDEMPOTENCY_KEY_REUSED");
     assert_eq!(stock(&s, &gudang).await, stock1);
     assert_ledger_matches_stock(&s, &gudang).await;
+}
+
+/// `POST /v1/stock/receipts` with `Accept-Language: en`.
+async fn receive_en(s: &Server, token: &str, key: Option<&str>, body: &Value) -> Resp {
+    let mut req = s
+        .client()
+        .post(s.url("/v1/stock/receipts"))
+        .bearer_auth(token)
+        .header("Accept-Language", "en")
+        .json(body);
+    if let Some(k) = key {
+        req = req.header("Idempotency-Key", k);
+    }
+    s.send(req).await
+}
+
+#[tokio::test]
+async fn a_delivery_note_is_received_once_per_warehouse_whatever_the_key() {
+    let s = Server::start();
+    let gudang = s.gudang_token();
+    let stock0 = stock(&s, &gudang).await;
+    let body = json!({"warehouse": WAREHOUSE, "reference": "DO-2026-12-0042", "lines": [
+        {"sku": "BERAS", "quantity": 500, "expires_on": "2099-12-01"},
+        {"sku": "MIE-INSTAN", "quantity": 500, "expires_on": "2099-06-01"},
+    ]});
+    let first = receive(&s, &gudang, Some("DO-2026-12-0042"), &body).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let stock1 = stock(&s, &gudang).await;
+    assert_eq!(level(&stock1, "BERAS").0, level(&stock0, "BERAS").0 + 500);
+    let beras1 = ledger(&s, &gudang, "BERAS").await;
+
+    // The same key and body: the first answer again (idempotency comes first).
+    let replay = receive(&s, &gudang, Some("DO-2026-12-0042"), &body).await;
+    assert_eq!(replay.status, 201, "{}", replay.text);
+    assert_eq!(replay.json, first.json, "the replay is the first answer");
+    assert_eq!(
+        replay
+            .headers
+            .get("idempotent-replayed")
+            .and_then(|v| v.to_str().ok()),
+        Some("true"),
+        "{:?}",
+        replay.headers
+    );
+
+    // The same delivery note under a new key, typed another way, or with other lines: 409
+    // on `reference`, nothing received.
+    let mut typed_again = body.clone();
+    typed_again["reference"] = json!("  do-2026-12-0042 ");
+    let mut other_lines = body.clone();
+    other_lines["lines"] = json!([{"sku": "BISKUIT", "quantity": 3}]);
+    for (key, again) in [
+        (Some("DO-2026-12-0042-lagi"), &body),
+        (Some("kunci-baru"), &typed_again),
+        (None, &other_lines),
+    ] {
+        let r = receive(&s, &gudang, key, again).await;
+        let p = r.problem(409, "RECEIPT_REFERENCE_TAKEN");
+        assert_eq!(r.error_fields(), ["reference"], "{}", r.text);
+        assert_eq!(
+            r.error_code("reference").as_deref(),
+            Some("RECEIPT_REFERENCE_TAKEN")
+        );
+        assert_eq!(p["warehouse"], WAREHOUSE, "{}", r.text);
+        let detail = p["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.starts_with(&format!(
+                "Surat jalan {} sudah diterima di gudang {WAREHOUSE} pada ",
+                again["reference"].as_str().unwrap().trim()
+            )) && detail
+                .contains(" WIB; periksa nomornya atau catat koreksi lewat penyesuaian stok."),
+            "{detail}"
+        );
+        assert!(r.headers.get("idempotent-replayed").is_none());
+    }
+    let r = receive_en(&s, &gudang, Some("english"), &body).await;
+    let p = r.problem(409, "RECEIPT_REFERENCE_TAKEN");
+    assert_eq!(p["title"], "Delivery note already received");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Delivery note DO-2026-12-0042 was already received at warehouse "),
+        "{}",
+        r.text
+    );
+    assert_eq!(stock(&s, &gudang).await, stock1, "nothing received twice");
+    assert_eq!(ledger(&s, &gudang, "BERAS").await, beras1);
+    // The refused keys stored no answer: with the delivery note fixed, the same key works.
+    let mut fixed = body.clone();
+    fixed["reference"] = json!("DO-2026-12-0043");
+    let r = receive(&s, &gudang, Some("kunci-baru"), &fixed).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+
+    // Without a key: the first is received, the second refused.
+    let nokey = json!({"warehouse": WAREHOUSE, "reference": "DO-NOKEY", "lines": [
+        {"sku": "BERAS", "quantity": 10}
+    ]});
+    let r = receive(&s, &gudang, None, &nokey).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let stock2 = stock(&s, &gudang).await;
+    receive(&s, &gudang, None, &nokey)
+        .await
+        .problem(409, "RECEIPT_REFERENCE_TAKEN");
+    assert_eq!(stock(&s, &gudang).await, stock2);
+    assert_eq!(
+        level(&stock2, "BERAS").0,
+        level(&stock0, "BERAS").0 + 500 + 500 + 10,
+        "DO-2026-12-0042, DO-2026-12-0043 and DO-NOKEY, each once"
+    );
+    assert_ledger_matches_stock(&s, &gudang).await;
+
+    // The API description says so.
+    let doc = s.get_resp("/v1/openapi.json", None).await.json;
+    let refused = &doc["paths"]["/v1/stock/receipts"]["post"]["responses"]["409"];
+    assert!(
+        refused["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("RECEIPT_REFERENCE_TAKEN")),
+        "{refused}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

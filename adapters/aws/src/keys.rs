@@ -157,6 +157,18 @@ pub fn ledger_pk(warehouse: &str, sku: &str) -> String {
     format!("LEDGER#{warehouse}#{sku}")
 }
 
+/// The delivery note `reference_key` (`shared::fulfilment_ports::reference_key`) of a
+/// warehouse: its SHA-256 in lower-case hex, so that any reference (up to 100 characters of
+/// any script) makes a short key of safe characters. Not keyed like household keys: a
+/// delivery note number is no secret, and the guard must outlive any change of the secret.
+pub fn receipt_ref_pk(warehouse: &str, reference_key: &str) -> String {
+    use sha2::Digest;
+    let digest = Sha256::digest(reference_key.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("RCPT#{warehouse}#{hex}")
+}
+pub const RECEIPT_REF_SK: &str = "RCPT";
+
 pub fn shipment_pk(id: &str) -> String {
     format!("SHIP#{id}")
 }
@@ -226,6 +238,17 @@ mod tests {
         assert_ne!(a.nik(&nik), b.nik(&nik), "another secret, another key");
         assert_eq!(a.nik(&nik), a.clone().nik(&nik), "stable");
         assert_eq!(format!("{a:?}"), "KeyHasher(<secret>)");
+    }
+
+    #[test]
+    fn receipt_ref_keys_are_short_hashes_of_the_folded_reference_per_warehouse() {
+        let a = receipt_ref_pk("GUDANG-DINSOS-BKS", "do-2026-12-0042");
+        assert!(a.starts_with("RCPT#GUDANG-DINSOS-BKS#"), "{a}");
+        assert_eq!(a.len(), "RCPT#GUDANG-DINSOS-BKS#".len() + 64);
+        assert!(!a.contains("0042"), "{a}");
+        assert_eq!(a, receipt_ref_pk("GUDANG-DINSOS-BKS", "do-2026-12-0042"));
+        assert_ne!(a, receipt_ref_pk("GUDANG-CADANGAN", "do-2026-12-0042"));
+        assert_ne!(a, receipt_ref_pk("GUDANG-DINSOS-BKS", "do-2026-12-0043"));
     }
 
     #[test]

@@ -25,20 +25,21 @@
 //!
 //! # Order of the transaction (the first failed condition decides the error)
 //!
-//! idempotency record → request transition (version, history, guards, deliveries) →
-//! allocation (absent / status as read → `StateConflict`) → shipment (same) → lots
-//! (`InsufficientStock`) → ledger entries → item-used markers → events.
+//! idempotency record → delivery note of a receipt (`RCPT#<warehouse>#<sha256 of the
+//! reference key>`, absent → `ReceiptReferenceTaken`) → request transition (version, history,
+//! guards, deliveries) → allocation (absent / status as read → `StateConflict`) → shipment
+//! (same) → lots (`InsufficientStock`) → ledger entries → item-used markers → events.
 //!
 //! # Size
 //!
 //! `TransactWriteItems` holds at most 100 items. A write needs one item per idempotency
-//! record, request (+1 history entry, +2 guard deletions and +2 delivery records when it
-//! leaves the active states / is delivered), allocation, shipment, distinct lot, ledger entry,
-//! item received (marker) and event. The domain keeps every stock write far below the limit
+//! record, delivery note, request (+1 history entry, +2 guard deletions and +2 delivery
+//! records when it leaves the active states / is delivered), allocation, shipment, distinct
+//! lot, ledger entry, item received (marker) and event. The domain keeps every stock write far below the limit
 //! with two rules, the same on both backends: at most `shared::stock::MAX_LINES` (25) lines
 //! per receipt or package, and at most `shared::stock::MAX_LOTS_PER_WRITE` (25) lots per
 //! write. The worst cases (the table with the arithmetic is in `shared::stock::MAX_LINES`):
-//! a receipt 3 × 25 + 2 = 77 items, an allocation 5 + 3 × 25 = 80 (with a low-stock event per
+//! a receipt 3 × 25 + 3 = 78 items, an allocation 5 + 3 × 25 = 80 (with a low-stock event per
 //! item), a dispatch 55, a release 52, an adjustment 52, a handover 8.
 //!
 //! *Allocations spanning many lots*: the planner stops at 25 lots; an approval whose
@@ -60,8 +61,8 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use shared::RequestId;
 use shared::fulfilment_ports::{
-    Allocation, AllocationFacts, AllocationReads, AllocationStatus, Expect, LedgerEntry, Shipment,
-    ShipmentStatus, StockStore, StockWrite,
+    Allocation, AllocationFacts, AllocationReads, AllocationStatus, Expect, LedgerEntry,
+    ReceiptRef, Shipment, ShipmentStatus, StockStore, StockWrite,
 };
 use shared::ports::{Page, RequestStore, StoreError};
 use shared::stock::{Item as CatalogItem, Lot, Package, Sku, WarehouseCode};
@@ -69,7 +70,7 @@ use shared::stock::{Item as CatalogItem, Lot, Package, Sku, WarehouseCode};
 use crate::codec::{CursorShape, DATA, Item, data, get_n, get_s, item, key, n, opt_s, s, to_json};
 use crate::keys::{
     self, ALL_SHIPMENTS, ALLOCATION_SK, CATALOG_PK, CATALOG_VERSION_SK, ITEM_PREFIX,
-    PACKAGE_PREFIX, SHIPMENT_SK, USED_PREFIX, time_id, time_text,
+    PACKAGE_PREFIX, RECEIPT_REF_SK, SHIPMENT_SK, USED_PREFIX, time_id, time_text,
 };
 use crate::outbox::outbox_action;
 use crate::requests::newest_first_page;
@@ -95,6 +96,26 @@ fn lot_of(i: &Item) -> Result<Lot, StoreError> {
         on_hand: get_n(i, "on_hand", what)?,
         allocated: get_n(i, "allocated", what)?,
     })
+}
+
+/// The guard of a receipt's delivery note: `RCPT#<warehouse>#<sha256(reference key)>`, put
+/// only if absent (it never expires), else `ReceiptReferenceTaken` with the first receipt's
+/// item.
+fn receipt_ref_action(r: &ReceiptRef) -> Action {
+    let reference_key = r.key();
+    let mut i = item(
+        keys::receipt_ref_pk(r.warehouse.as_str(), &reference_key),
+        RECEIPT_REF_SK,
+        "receipt_ref",
+    );
+    i.insert("warehouse".into(), s(r.warehouse.as_str()));
+    i.insert("reference".into(), s(&r.reference));
+    i.insert("reference_key".into(), s(reference_key));
+    i.insert("received_at".into(), s(time_text(&r.received_at)));
+    Action::put(i)
+        .when("attribute_not_exists(PK)")
+        .want_old()
+        .or_fail(Why::ReceiptReference)
 }
 
 /// The changes of one write to one lot, merged.
@@ -269,6 +290,9 @@ impl DynamoStore {
         let mut actions = Vec::new();
         if let Some(idem) = &write.idempotency {
             actions.push(self.idempotency_action(idem)?);
+        }
+        if let Some(r) = &write.receipt {
+            actions.push(receipt_ref_action(r));
         }
         if let Some((request, entry)) = &write.request {
             actions.extend(self.transition_actions(request, entry)?);
@@ -525,9 +549,77 @@ impl StockStore for DynamoStore {
 
     async fn apply(&self, write: StockWrite) -> Result<(), StoreError> {
         let actions = self.stock_actions(&write)?;
-        self.commit(actions)
-            .await
-            .map_err(Failure::into_store_error)
+        match self.commit(actions).await {
+            Ok(()) => Ok(()),
+            Err(Failure::Condition {
+                why: Why::ReceiptReference,
+                old,
+            }) => {
+                let r = write
+                    .receipt
+                    .as_ref()
+                    .expect("only receipts carry the guard");
+                // The first receipt's time: from the refused item when DynamoDB returned it,
+                // else read (best effort: the refusal stands either way).
+                let old = match old {
+                    Some(old) => Some(old),
+                    None => self
+                        .get_item(
+                            &keys::receipt_ref_pk(r.warehouse.as_str(), &r.key()),
+                            RECEIPT_REF_SK,
+                        )
+                        .await
+                        .ok()
+                        .flatten(),
+                };
+                let received_at = old
+                    .as_ref()
+                    .and_then(|i| opt_s(i, "received_at"))
+                    .and_then(|t| keys::time_from_text("receipt time", t).ok());
+                Err(StoreError::ReceiptReferenceTaken { received_at })
+            }
+            Err(e) => Err(e.into_store_error()),
+        }
+    }
+}
+
+/// The allocator's reads in three round trips instead of five: the request, its allocation
+/// and the catalogue at once, then the package its decision names, then that package's lots.
+/// The same requests as the separate calls, so no other IAM action.
+#[async_trait]
+impl AllocationReads for DynamoStore {
+    async fn allocation_facts(
+        &self,
+        id: &RequestId,
+        warehouse: &WarehouseCode,
+    ) -> Result<AllocationFacts, StoreError> {
+        let (request, allocation, items) = tokio::join!(
+            RequestStore::get(self, id),
+            self.allocation(id),
+            self.items()
+        );
+        let Some(request) = request? else {
+            return Ok(AllocationFacts::default());
+        };
+        let package = match request
+            .decision
+            .as_ref()
+            .and_then(|d| d.package_code.as_deref())
+        {
+            Some(code) => self.package(code).await?,
+            None => None,
+        };
+        let lots = match &package {
+            Some(p) => self.lots(warehouse, Some(&p.skus())).await?,
+            None => Vec::new(),
+        };
+        Ok(AllocationFacts {
+            request: Some(request),
+            allocation: allocation?,
+            package,
+            lots,
+            items: items?,
+        })
     }
 }
 

@@ -40,6 +40,8 @@ pub enum Why {
     State,
     Stock,
     InUse,
+    /// The warehouse already received this delivery note.
+    ReceiptReference,
     /// Another sequencer or catalogue writer moved first: read again and retry.
     Moved,
     /// A condition that holds unless the data is inconsistent (a duplicate event id…).
@@ -66,6 +68,7 @@ impl Failure {
                 Why::State => StoreError::StateConflict,
                 Why::Stock => StoreError::InsufficientStock,
                 Why::InUse => StoreError::InUse,
+                Why::ReceiptReference => StoreError::ReceiptReferenceTaken { received_at: None },
                 Why::GuardNik | Why::GuardKk => {
                     StoreError::Unavailable("household guard held by another request".into())
                 }

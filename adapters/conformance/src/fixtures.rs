@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use shared::events::{Event, EventKind, ShortItem, SkuQuantity};
 use shared::fulfilment_ports::{
-    Allocation, AllocationStatus, Expect, LedgerEntry, Receipt, Shipment, ShipmentLine,
+    Allocation, AllocationStatus, Expect, LedgerEntry, Receipt, ReceiptRef, Shipment, ShipmentLine,
     ShipmentStatus, StockWrite,
 };
 use shared::household::{Address, Category, Desil, Household, Reporter, Urgency};
@@ -496,14 +496,26 @@ pub fn stock_low(item: &str, available: u64, at: DateTime<Utc>) -> Event {
     )
 }
 
-/// A receipt as `receive` writes it: each line into a new lot (one `receipt` entry each) and
-/// one `StockReceived` event. Returns the write and the new lot ids, in line order.
+/// A receipt as `receive` writes it: each line into a new lot (one `receipt` entry each), one
+/// `StockReceived` event and the guard of its delivery note (a fresh reference `SJ-<uuid>`).
+/// Returns the write and the new lot ids, in line order.
 pub fn receipt(
     warehouse: &WarehouseCode,
     lines: &[(&str, i64, Option<NaiveDate>)],
     at: DateTime<Utc>,
 ) -> (StockWrite, Vec<String>) {
-    let reference = format!("SJ-{}", uuid());
+    receipt_of(warehouse, &format!("SJ-{}", uuid()), lines, at)
+}
+
+/// A receipt of the delivery note `reference` (typed as given), guarded like every receipt
+/// the use case writes: a warehouse receives a reference once.
+pub fn receipt_of(
+    warehouse: &WarehouseCode,
+    reference: &str,
+    lines: &[(&str, i64, Option<NaiveDate>)],
+    at: DateTime<Utc>,
+) -> (StockWrite, Vec<String>) {
+    let reference = reference.to_string();
     let lot_ids: Vec<String> = lines.iter().map(|_| uuid()).collect();
     let ledger = lines
         .iter()
@@ -521,6 +533,11 @@ pub fn receipt(
             )
         })
         .collect();
+    let guard = ReceiptRef {
+        warehouse: warehouse.clone(),
+        reference: reference.clone(),
+        received_at: at,
+    };
     let event = stock_event(
         EventKind::StockReceived {
             warehouse: warehouse.as_str().to_string(),
@@ -538,6 +555,7 @@ pub fn receipt(
     let write = StockWrite {
         ledger,
         events: vec![event],
+        receipt: Some(guard),
         ..StockWrite::default()
     };
     (write, lot_ids)
@@ -656,6 +674,7 @@ pub fn allocation_write(
         request: Some((request.clone(), entry)),
         events: vec![event],
         idempotency: None,
+        receipt: None,
     };
     (write, allocation, shipment)
 }
@@ -718,6 +737,7 @@ pub fn dispatch_write(
         request: Some((request.clone(), entry)),
         events: vec![event],
         idempotency: None,
+        receipt: None,
     };
     (write, allocation, shipment)
 }

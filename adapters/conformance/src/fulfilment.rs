@@ -26,8 +26,8 @@ use crate::cases::{all_events, event_ids, insert, must};
 use crate::fixtures::{
     KELURAHAN_A, actor_for, adjustment, advance, allocation_write, approved, at, date,
     dispatch_write, handover_write, idempotency, item, kk, ledger_entry, nik, other_warehouse,
-    package, receipt, release_write, shipment, sku, stock_low, submission, take, transition, uuid,
-    warehouse,
+    package, receipt, receipt_of, release_write, shipment, sku, stock_low, submission, take,
+    transition, uuid, warehouse,
 };
 use crate::{Contact, Ports};
 
@@ -1066,6 +1066,174 @@ pub async fn stock_write_idempotency_key_taken_writes_nothing(p: &Ports) {
         Err(StoreError::IdempotencyKeyTaken)
     );
     assert_eq!(lots(p, &warehouse(), None).await.len(), ids.len());
+}
+
+/// A warehouse receives a delivery note once: another receipt of the same reference (compared
+/// trimmed, with inner whitespace collapsed, ignoring case) is refused with
+/// `ReceiptReferenceTaken` carrying the first receipt's time, also under another idempotency
+/// key, and writes nothing (no lot, ledger entry, event or idempotency record). A taken key is
+/// reported before a taken reference. Another warehouse may receive the same reference, an
+/// adjustment is never guarded, and of 20 receipts of one reference at once exactly one is
+/// written.
+pub async fn receipt_reference_received_once_per_warehouse(p: &Ports) {
+    let w = warehouse();
+    let items = ["BERAS", "MIE-INSTAN"];
+    let (first, ids) = receipt_of(
+        &w,
+        "DO-2026-12-0042",
+        &[("BERAS", 500, None), ("MIE-INSTAN", 500, None)],
+        at(0),
+    );
+    apply(p, "first receipt of DO-2026-12-0042", first).await;
+    let (spaced, _) = receipt_of(&w, "SJ 0117 / XII", &[("BERAS", 5, None)], at(1));
+    apply(p, "first receipt of SJ 0117 / XII", spaced).await;
+    let before = snapshot(p, &items).await;
+
+    for (n, (typed, first_at)) in [
+        ("DO-2026-12-0042", at(0)),
+        ("do-2026-12-0042 ", at(0)),
+        ("  Do-2026-12-0042\t", at(0)),
+        ("sj  0117\t/ xii", at(1)),
+        (" SJ 0117   /   XII ", at(1)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (mut again, _) = receipt_of(&w, typed, &[("BERAS", 500, None)], at(10));
+        // Under an idempotency key of its own: the key is free, the delivery note is not.
+        let key = idempotency(&format!("gudang-1:receipt:again-{n}"), "fp", at(10));
+        again.idempotency = Some(key.clone());
+        assert_eq!(
+            p.stock.apply(again).await,
+            Err(StoreError::ReceiptReferenceTaken {
+                received_at: Some(first_at)
+            }),
+            "{typed:?} was received already, at {first_at}"
+        );
+        assert_eq!(
+            snapshot(p, &items).await,
+            before,
+            "a refused receipt of {typed:?} writes nothing"
+        );
+        assert_eq!(
+            must("idempotency", p.idempotency.get(&key.key).await),
+            None,
+            "nor its idempotency record"
+        );
+    }
+
+    // A taken key is reported first, so that a retry of the first receipt is answered with
+    // the first answer, not refused as a second delivery.
+    let key = idempotency("gudang-1:receipt:first", "fp-first", at(20));
+    let (keyed, _) = receipt_of(&w, "DO-2026-12-0099", &[("BERAS", 1, None)], at(20));
+    apply(
+        p,
+        "keyed receipt",
+        StockWrite {
+            idempotency: Some(key.clone()),
+            ..keyed
+        },
+    )
+    .await;
+    let before = snapshot(p, &items).await;
+    let (mut retry, _) = receipt_of(&w, "do-2026-12-0099", &[("BERAS", 1, None)], at(21));
+    retry.idempotency = Some(idempotency(&key.key, "fp-first", at(21)));
+    assert_eq!(
+        p.stock.apply(retry).await,
+        Err(StoreError::IdempotencyKeyTaken),
+        "key and reference both taken: the key decides"
+    );
+    assert_eq!(snapshot(p, &items).await, before, "nothing written");
+
+    // Another warehouse receives the same delivery note; another number is another note.
+    let (elsewhere, other_ids) = receipt_of(
+        &other_warehouse(),
+        "DO-2026-12-0042",
+        &[("BERAS", 7, None)],
+        at(30),
+    );
+    apply(p, "the same reference in another warehouse", elsewhere).await;
+    assert_eq!(
+        lots(p, &other_warehouse(), None)
+            .await
+            .iter()
+            .map(|l| (l.lot_id.clone(), l.on_hand))
+            .collect::<Vec<_>>(),
+        vec![(other_ids[0].clone(), 7)]
+    );
+    let (next, _) = receipt_of(&w, "DO-2026-12-0043", &[("BERAS", 3, None)], at(31));
+    apply(p, "the next delivery note", next).await;
+    // Adjustments carry no delivery note, whatever their reference says.
+    apply(
+        p,
+        "an adjustment naming the delivery note",
+        StockWrite {
+            ledger: vec![ledger_entry(
+                &w,
+                &ids[0],
+                "BERAS",
+                None,
+                Movement::Adjustment,
+                -2,
+                at(32),
+                "DO-2026-12-0042",
+            )],
+            ..StockWrite::default()
+        },
+    )
+    .await;
+    assert_eq!(lot(p, &ids[0]).await.on_hand, 498);
+
+    // 20 receipts of one delivery note at once, typed 20 ways: exactly one is written.
+    let lots_before = lots(p, &w, None).await.len();
+    let events_before = event_ids(p).await.len();
+    let writes: Vec<StockWrite> = (0..20)
+        .map(|i| {
+            let typed = match i % 4 {
+                0 => "SJ-RACE-7".to_string(),
+                1 => "sj-race-7".to_string(),
+                2 => format!("{}Sj-Race-7 ", " ".repeat(i)),
+                _ => "SJ-RACE-7\n".to_string(),
+            };
+            receipt_of(&w, &typed, &[("MIE-INSTAN", 10, None)], at(40 + i as i64)).0
+        })
+        .collect();
+    let barrier = Arc::new(tokio::sync::Barrier::new(writes.len()));
+    let tasks: Vec<_> = writes
+        .into_iter()
+        .map(|write| {
+            let (stock, barrier) = (Arc::clone(&p.stock), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                stock.apply(write).await
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.expect("receipt task panicked"));
+    }
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    let taken = results
+        .iter()
+        .filter(|r| matches!(r, Err(StoreError::ReceiptReferenceTaken { .. })))
+        .count();
+    assert_eq!(
+        (ok, taken),
+        (1, 19),
+        "exactly one of 20 receipts of one delivery note is written: {results:?}"
+    );
+    assert_eq!(
+        lots(p, &w, None).await.len(),
+        lots_before + 1,
+        "one lot more"
+    );
+    assert_eq!(
+        event_ids(p).await.len(),
+        events_before + 1,
+        "one event more"
+    );
+    assert_ledger_adds_up(p, &w, &items).await;
 }
 
 /// Events of stock writes, with or without a request, go to the same outbox as the request

@@ -5,7 +5,8 @@
 //! idempotency records, deterministic keyset paging, the cool-down record, registry loads and
 //! the outbox; the SMS sender; on the fulfilment side, stock writes that never take a lot below zero (not even
 //! under 200 concurrent allocations), a ledger that always adds up to the lots, allocations and
-//! shipments that change only from the state the writer read; and the notification log's
+//! shipments that change only from the state the writer read, a delivery note received once
+//! per warehouse; and the notification log's
 //! claim-once and compare-and-set semantics (also through the `notify` use case: concurrent
 //! deliveries, a stale claim, a staff SMS waiting for the number) and the staff directory.
 //!
@@ -209,6 +210,7 @@ macro_rules! __with_cases {
             dispatch_and_handover_move_stock_and_request,
             stock_write_version_conflict_writes_nothing,
             stock_write_idempotency_key_taken_writes_nothing,
+            receipt_reference_received_once_per_warehouse,
             stock_events_without_request_in_order,
             shipments_newest_first_with_paging_and_status,
             notification_claim_replace_and_retryable,

@@ -57,6 +57,12 @@
 //! | `notifications` | `(event_id, recipient)`; index `(status, updated_at)` | the notification log: one row per SMS (recipient `+62…` or `staff:<sub>`), with `status` and `attempts` for retries and leases |
 //! | `contacts` | `sub` | staff phone numbers for [`Directory`], see [`EmbeddedStore::put_contact`] |
 //!
+//! Migration 3:
+//!
+//! | table | key | what |
+//! |---|---|---|
+//! | `receipt_refs` | `(warehouse, reference_key)` | the delivery notes each warehouse received (`reference` as typed, `received_at`): a reference is received once |
+//!
 //! Times are stored as UTC RFC 3339 text with a fixed nine-digit fraction
 //! (`2026-03-01T08:00:00.000000000Z`), so text order is time order and nothing is rounded.
 //!

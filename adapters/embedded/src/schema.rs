@@ -2,9 +2,10 @@
 //!
 //! [`MIGRATIONS`]`[i]` takes the database from version `i` to `i + 1`. Migrations only ever
 //! get appended: a released migration is never edited, a later one changes what it must
-//! (version 2 added the fulfilment and notification tables). [`migrate`] applies the missing ones in one
-//! `BEGIN IMMEDIATE` transaction, so two processes opening the same folder at once cannot both
-//! migrate, and a failed migration leaves the file as it was.
+//! (version 2 added the fulfilment and notification tables, version 3 the delivery notes
+//! received). [`migrate`] applies the missing ones in one `BEGIN IMMEDIATE` transaction, so
+//! two processes opening the same folder at once cannot both migrate, and a failed migration
+//! leaves the file as it was.
 
 use std::path::Path;
 
@@ -203,8 +204,22 @@ CREATE TABLE contacts (
 ) WITHOUT ROWID;
 "#;
 
+/// Version 3: the delivery notes each warehouse received, so that a warehouse receives a
+/// reference once (`reference_key` is `shared::fulfilment_ports::reference_key`: trimmed, one
+/// space, lower case; `reference` as typed). Rows are never updated or deleted. Receipts
+/// written before version 3 are not backfilled.
+const V3: &str = r#"
+CREATE TABLE receipt_refs (
+    warehouse     TEXT NOT NULL,
+    reference_key TEXT NOT NULL,
+    reference     TEXT NOT NULL,
+    received_at   TEXT NOT NULL,
+    PRIMARY KEY (warehouse, reference_key)
+) WITHOUT ROWID;
+"#;
+
 /// Every migration, in order; `MIGRATIONS[i]` goes from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,5 +1,5 @@
 //! [`StockStore`] over the `items`, `packages`, `package_lines`, `lots`, `ledger`,
-//! `allocations` and `shipments` tables.
+//! `receipt_refs`, `allocations` and `shipments` tables.
 //!
 //! [`StockStore::apply`] is one job on the write path (one savepoint inside a `BEGIN
 //! IMMEDIATE` transaction, see the `writer` module): it checks every condition the
@@ -12,12 +12,15 @@
 //!
 //! 1. the idempotency key is free, else [`StoreError::IdempotencyKeyTaken`] (first, so that a
 //!    retry racing its first attempt learns that its answer is stored);
-//! 2. the request transition is over the stored version, else [`StoreError::VersionConflict`]
+//! 2. a receipt's delivery note was never received by its warehouse (`receipt_refs`, keyed
+//!    by warehouse and `reference_key`), else [`StoreError::ReceiptReferenceTaken`] with the
+//!    first receipt's time;
+//! 3. the request transition is over the stored version, else [`StoreError::VersionConflict`]
 //!    (the same code as [`shared::ports::RequestStore::update`], household guards and
 //!    deliveries included);
-//! 3. the allocation and the shipment are as expected (absent, or in the status the writer
+//! 4. the allocation and the shipment are as expected (absent, or in the status the writer
 //!    read), else [`StoreError::StateConflict`];
-//! 4. every ledger entry leaves its lot with `on_hand >= allocated >= 0`, else
+//! 5. every ledger entry leaves its lot with `on_hand >= allocated >= 0`, else
 //!    [`StoreError::InsufficientStock`]; an entry naming a lot that does not exist creates it
 //!    (receipts, positive adjustments) with the entry's warehouse, item and expiry.
 //!
@@ -29,14 +32,14 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use shared::RequestId;
 use shared::fulfilment_ports::{
-    Allocation, AllocationFacts, AllocationReads, AllocationStatus, Expect, LedgerEntry, Shipment,
-    ShipmentStatus, StockStore, StockWrite,
+    Allocation, AllocationFacts, AllocationReads, AllocationStatus, Expect, LedgerEntry,
+    ReceiptRef, Shipment, ShipmentStatus, StockStore, StockWrite,
 };
 use shared::ports::{IdempotencyRecord, Page, StoreError};
 use shared::stock::{Item, Lot, Package, Sku, WarehouseCode};
 
 use crate::codec::{
-    Cursor, Listing, date_from_text, date_to_text, from_json, time_to_text, to_json,
+    Cursor, Listing, date_from_text, date_to_text, from_json, time_from_text, time_to_text, to_json,
 };
 use crate::requests::{EventRow, INSERT_IDEMPOTENCY, TransitionRows};
 use crate::{DbError, EmbeddedStore, in_one_snapshot};
@@ -75,6 +78,13 @@ const INSERT_LEDGER: &str = "INSERT INTO ledger
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 pub(crate) const LEDGER_OF_ITEM: &str =
     "SELECT json FROM ledger WHERE warehouse = ?1 AND sku = ?2 ORDER BY id";
+
+/// A warehouse's first receipt of a delivery note; no row when it was received before.
+const INSERT_RECEIPT_REF: &str = "INSERT INTO receipt_refs
+     (warehouse, reference_key, reference, received_at) VALUES (?1, ?2, ?3, ?4)
+     ON CONFLICT (warehouse, reference_key) DO NOTHING";
+pub(crate) const GET_RECEIPT_REF: &str =
+    "SELECT received_at FROM receipt_refs WHERE warehouse = ?1 AND reference_key = ?2";
 
 pub(crate) const GET_ALLOCATION: &str = "SELECT json FROM allocations WHERE request_id = ?1";
 const INSERT_ALLOCATION: &str = "INSERT INTO allocations (request_id, status, json)
@@ -300,9 +310,49 @@ impl ShipmentRow {
     }
 }
 
+/// A receipt's delivery note, as `receipt_refs` stores it.
+struct ReceiptRefRow {
+    warehouse: String,
+    reference_key: String,
+    reference: String,
+    received_at: String,
+}
+
+impl ReceiptRefRow {
+    fn of(r: &ReceiptRef) -> ReceiptRefRow {
+        ReceiptRefRow {
+            warehouse: r.warehouse.as_str().to_string(),
+            reference_key: r.key(),
+            reference: r.reference.clone(),
+            received_at: time_to_text(&r.received_at),
+        }
+    }
+
+    fn write(&self, tx: &Connection) -> Result<(), DbError> {
+        let written = tx.prepare_cached(INSERT_RECEIPT_REF)?.execute(params![
+            self.warehouse,
+            self.reference_key,
+            self.reference,
+            self.received_at
+        ])?;
+        if written == 0 {
+            let first: Option<String> = tx
+                .prepare_cached(GET_RECEIPT_REF)?
+                .query_row(params![self.warehouse, self.reference_key], |r| r.get(0))
+                .optional()?;
+            let received_at = first
+                .map(|t| time_from_text("receipt time", &t))
+                .transpose()?;
+            return Err(StoreError::ReceiptReferenceTaken { received_at }.into());
+        }
+        Ok(())
+    }
+}
+
 /// Everything [`StockStore::apply`] writes, serialised before the write turn is taken.
 struct WriteRows {
     idempotency: Option<IdempotencyRecord>,
+    receipt: Option<ReceiptRefRow>,
     transition: Option<TransitionRows>,
     allocation: Option<AllocationRow>,
     shipment: Option<ShipmentRow>,
@@ -314,6 +364,7 @@ impl WriteRows {
     fn of(w: &StockWrite) -> Result<WriteRows, StoreError> {
         Ok(WriteRows {
             idempotency: w.idempotency.clone(),
+            receipt: w.receipt.as_ref().map(ReceiptRefRow::of),
             transition: w
                 .request
                 .as_ref()
@@ -354,6 +405,9 @@ impl WriteRows {
             if written == 0 {
                 return Err(StoreError::IdempotencyKeyTaken.into());
             }
+        }
+        if let Some(r) = &self.receipt {
+            r.write(tx)?;
         }
         if let Some(t) = &self.transition {
             t.write(tx)?;

@@ -126,6 +126,7 @@ fn point_reads_use_keys() {
         (requests::RELEASE_HOUSEHOLD, "active_households"),
         (outbox::PENDING, "outbox"),
         (registry::LOOKUP, "registry"),
+        (stock::GET_RECEIPT_REF, "receipt_refs"),
     ] {
         let p = plan(&c, sql);
         let on_table: Vec<_> = p
@@ -909,11 +910,13 @@ mod fulfilment {
         }
         {
             // Opening migrates it; a request is written (its tables are still migration 1's);
-            // then what migration 2 added is dropped again: a version 1 database with data.
+            // then what migrations 2 and 3 added is dropped again: a version 1 database with
+            // data.
             let store = EmbeddedStore::open(dir.path()).unwrap();
             store.insert(new).await.unwrap();
             let c = conn(&store);
             for table in [
+                "receipt_refs",
                 "items",
                 "packages",
                 "package_lines",
@@ -928,17 +931,60 @@ mod fulfilment {
             }
             c.pragma_update(None, "user_version", 1).unwrap();
         }
-        let store = EmbeddedStore::open(dir.path()).expect("migrate 1 -> 2");
+        let store = EmbeddedStore::open(dir.path()).expect("migrate 1 -> 3");
         let version: i64 = conn(&store)
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
         assert_eq!(version, schema::SCHEMA_VERSION);
-        assert_eq!(schema::SCHEMA_VERSION, 2);
+        assert_eq!(schema::SCHEMA_VERSION, 3);
         assert!(RequestStore::get(&store, &id).await.unwrap().is_some());
         assert!(
             store.items().await.unwrap().is_empty(),
             "the new tables exist"
         );
+        let (w, _) = receipt(&warehouse(), &[("BERAS", 1, None)], at(1));
+        store.apply(w).await.expect("receipt_refs exists too");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_version_2_store_with_stock_opens_and_then_receives_each_delivery_note_once() {
+        use basoka_conformance::fixtures::receipt_of;
+        let dir = tempfile::tempdir().unwrap();
+        let ids = {
+            // A store as version 2 left it: stock received, no `receipt_refs` table.
+            let store = EmbeddedStore::open(dir.path()).unwrap();
+            let (w, ids) = receipt_of(&warehouse(), "DO-LAMA-1", &[("BERAS", 40, None)], at(0));
+            store.apply(w).await.unwrap();
+            let c = conn(&store);
+            c.execute_batch("DROP TABLE receipt_refs").unwrap();
+            c.pragma_update(None, "user_version", 2).unwrap();
+            ids
+        };
+        let store = EmbeddedStore::open(dir.path()).expect("migrate 2 -> 3");
+        let version: i64 = conn(&store)
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 3);
+        let lots = store.lots(&warehouse(), None).await.unwrap();
+        assert_eq!(
+            (lots.len(), lots[0].lot_id.as_str(), lots[0].on_hand),
+            (1, ids[0].as_str(), 40),
+            "the stock is kept"
+        );
+        let (w, _) = receipt_of(&warehouse(), "DO-BARU-1", &[("BERAS", 5, None)], at(1));
+        store.apply(w).await.unwrap();
+        let (w, _) = receipt_of(&warehouse(), "do-baru-1", &[("BERAS", 5, None)], at(2));
+        assert_eq!(
+            store.apply(w).await,
+            Err(StoreError::ReceiptReferenceTaken {
+                received_at: Some(at(1))
+            }),
+            "from now on a delivery note is received once"
+        );
+        drop(store);
+        // Opening again migrates nothing more.
+        let store = EmbeddedStore::open(dir.path()).expect("reopen");
+        assert_eq!(store.lots(&warehouse(), None).await.unwrap().len(), 2);
     }
 
     #[tokio::test(flavor = "multi_thread")]

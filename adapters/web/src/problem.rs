@@ -43,7 +43,8 @@ pub struct Problem {
     /// For `RECENTLY_ASSISTED`: when a new request becomes possible (UTC).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cooldown_until: Option<String>,
-    /// For `INSUFFICIENT_STOCK`: the warehouse, the item and how much of it is available.
+    /// For `INSUFFICIENT_STOCK`: the warehouse, the item and how much of it is available; for
+    /// `RECEIPT_REFERENCE_TAKEN`: the warehouse that already received the delivery note.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "GUDANG-DINSOS-BKS")]
     pub warehouse: Option<String>,
@@ -67,6 +68,12 @@ impl Problem {
                     message: f.message.get(lang).to_string(),
                 })
                 .collect(),
+            // The field a form should mark: the delivery note's number.
+            AppError::ReceiptReferenceTaken { .. } => vec![FieldProblem {
+                field: "reference".into(),
+                code: code.to_string(),
+                message: err.detail().get(lang).to_string(),
+            }],
             _ => Vec::new(),
         };
         Problem {
@@ -92,7 +99,8 @@ impl Problem {
                 _ => None,
             },
             warehouse: match err {
-                AppError::InsufficientStock { warehouse, .. } => Some(warehouse.clone()),
+                AppError::InsufficientStock { warehouse, .. }
+                | AppError::ReceiptReferenceTaken { warehouse, .. } => Some(warehouse.clone()),
                 _ => None,
             },
             sku: match err {
@@ -187,6 +195,46 @@ mod tests {
         assert!(
             v.get("available").is_none() && v.get("sku").is_none(),
             "{v}"
+        );
+    }
+
+    #[test]
+    fn a_delivery_note_received_twice_names_the_reference_field_in_both_languages() {
+        let err = AppError::ReceiptReferenceTaken {
+            warehouse: "GUDANG-DINSOS-BKS".into(),
+            reference: "DO-2026-12-0042".into(),
+            received_at: Some("2026-12-04T03:05:00Z".parse().unwrap()),
+        };
+        let v = serde_json::to_value(Problem::from_error(&err, Lang::Id)).unwrap();
+        assert_eq!(v["status"], 409);
+        assert_eq!(v["code"], "RECEIPT_REFERENCE_TAKEN");
+        assert_eq!(v["type"], "urn:basoka:problem:receipt-reference-taken");
+        assert_eq!(v["warehouse"], "GUDANG-DINSOS-BKS");
+        assert_eq!(
+            v["detail"],
+            "Surat jalan DO-2026-12-0042 sudah diterima di gudang GUDANG-DINSOS-BKS pada \
+             04-12-2026 10:05 WIB; periksa nomornya atau catat koreksi lewat penyesuaian stok."
+        );
+        assert_eq!(v["errors"][0]["field"], "reference");
+        assert_eq!(v["errors"][0]["code"], "RECEIPT_REFERENCE_TAKEN");
+        assert_eq!(v["errors"][0]["message"], v["detail"]);
+        let en = Problem::from_error(&err, Lang::En);
+        assert_eq!(en.title, "Delivery note already received");
+        assert!(
+            en.detail.starts_with("Delivery note DO-2026-12-0042 was already received at warehouse GUDANG-DINSOS-BKS on 04-12-2026 10:05 WIB;"),
+            "{}",
+            en.detail
+        );
+        // Without the first receipt's time the sentence still reads.
+        let err = AppError::ReceiptReferenceTaken {
+            warehouse: "GUDANG-DINSOS-BKS".into(),
+            reference: "DO-1".into(),
+            received_at: None,
+        };
+        assert!(
+            Problem::from_error(&err, Lang::Id).detail.starts_with(
+                "Surat jalan DO-1 sudah diterima di gudang GUDANG-DINSOS-BKS; periksa"
+            ),
         );
     }
 

@@ -32,7 +32,7 @@ use clap::Parser;
 use serde_json::{Value, json};
 use shared::fulfilment::{self, AllocationOutcome, FulfilDeps};
 use shared::fulfilment_ports::{
-    AllocationStatus, LedgerEntry, ShipmentStatus, StockStore, StockWrite,
+    AllocationStatus, LedgerEntry, ReceiptRef, ShipmentStatus, StockStore, StockWrite,
 };
 use shared::policy::Policy;
 use shared::ports::{Clock, Deps, Ids, ListQuery, RandomIds, RequestStore, SystemClock};
@@ -214,7 +214,8 @@ async fn approved_request(deps: &Deps, n: u64) -> Result<RequestId, String> {
 }
 
 /// What `receive` writes for a receipt of `packages` packages of `package` expiring on
-/// `expires`: one lot per line, each created by its `Receipt` ledger entry, all or nothing.
+/// `expires`: one lot per line, each created by its `Receipt` ledger entry, and the guard of
+/// its delivery note, all or nothing.
 async fn receive_directly(
     deps: &FulfilDeps,
     caller: &Caller,
@@ -249,6 +250,11 @@ async fn receive_directly(
     deps.stock
         .apply(StockWrite {
             ledger,
+            receipt: Some(ReceiptRef {
+                warehouse: warehouse.clone(),
+                reference: reference.to_string(),
+                received_at: now,
+            }),
             ..StockWrite::default()
         })
         .await

@@ -144,7 +144,9 @@ pub struct ReceiptLineBody {
 #[allow(dead_code)]
 pub struct ReceiptBody {
     warehouse: Option<String>,
-    /// Delivery note or purchase reference.
+    /// Delivery note (surat jalan) or purchase reference, at most 100 characters. A warehouse
+    /// receives a reference once: compared trimmed, ignoring case and extra spaces
+    /// (`do-2026-12-0042 ` is `DO-2026-12-0042`); kept as typed.
     reference: String,
     /// 1 to 25 lines (`shared::stock::MAX_LINES`: one receipt is one write, and the largest
     /// write must fit one DynamoDB transaction); more is 400 `LINES_TOO_MANY` on `lines`.
@@ -248,11 +250,12 @@ async fn ledger(
         .map_err(err(lang))
 }
 
-/// Record goods received (with `Idempotency-Key`).
+/// Record goods received (with `Idempotency-Key`); a delivery note once per warehouse.
 #[utoipa::path(post, path = "/v1/stock/receipts", tag = "stock", request_body = ReceiptBody,
     params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = ReceiptView),
         (status = 400, description = "Every bad line named, e.g. lines[1].quantity", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "RECEIPT_REFERENCE_TAKEN: the warehouse already received this delivery note (`reference`, compared ignoring case and extra spaces), under any key or none; nothing is received. `errors` names `reference`, `warehouse` the warehouse. A correction is a stock adjustment", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "IDEMPOTENCY_KEY_REUSED", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn receive(
