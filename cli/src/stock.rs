@@ -27,8 +27,9 @@
 //! `$USER`), so the same file with the same reference again changes nothing and says so,
 //! whoever runs it; the same reference with other content is refused ([`REFERENCE_REUSED`]).
 //! Stored answers expire on AWS (`BASOKA_IDEMPOTENCY_TTL_HOURS`) and a receipt may have come
-//! in through the API: so when no stored answer exists, the ledger is asked whether a receipt
-//! with this reference is already there, and if so nothing is received either.
+//! in through the API: the store also keeps every delivery note a warehouse received (the
+//! receipt's reference, compared ignoring case and spacing), so such a reference is refused
+//! too ([`REFERENCE_REUSED`]) and nothing is received.
 //!
 //! **Events.** The receipt writes its `StockReceived` event to the outbox in the same
 //! transaction. A running `basoka serve` on the same data folder (or table) polls the outbox
@@ -36,15 +37,14 @@
 //! `serve` delivers it. On AWS the table's stream carries it to `allocate-stock` as for any
 //! receipt.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::Path;
 use std::process::ExitCode;
 
 use shared::fulfilment::{self, FulfilDeps};
-use shared::fulfilment_ports::LedgerEntry;
 use shared::receipt_csv::{ReceiptCsv, read_receipt_csv};
-use shared::stock::{Movement, Sku, WarehouseCode};
+use shared::stock::WarehouseCode;
 use shared::time::wib_offset;
 use shared::{AppError, Caller, Role};
 
@@ -114,28 +114,6 @@ async fn run(
     let key = format!("csv:{reference}");
     let body = csv.body(&warehouse, reference);
     let err = |e: AppError| e.to_string();
-
-    if !reference.is_empty()
-        && let Ok(wh) = WarehouseCode::parse(&warehouse)
-        && deps
-            .idempotency
-            .get(&fulfilment::receipt_idempotency_key(&caller, &key))
-            .await
-            .map_err(|e| e.to_string())?
-            .is_none()
-        && let Some(earlier) = earlier_receipt(deps, &wh, csv, reference).await?
-    {
-        report_rows(csv, &[]);
-        eprintln!(
-            "Referensi {reference} sudah tercatat sebagai penerimaan di {warehouse} pada {} ({}: {} {}). \
-             Tidak ada yang diterima. Jika ini surat jalan lain, pakai --reference lain.",
-            wib(&earlier.at),
-            earlier.actor.name,
-            earlier.sku,
-            earlier.quantity,
-        );
-        return Ok(ExitCode::from(REFERENCE_REUSED));
-    }
 
     match fulfilment::receive(deps, &caller, Some(&key), &body).await {
         Ok(answer) => {
@@ -226,6 +204,23 @@ async fn run(
             );
             Ok(ExitCode::from(REFUSED))
         }
+        Err(AppError::ReceiptReferenceTaken {
+            warehouse,
+            received_at,
+            ..
+        }) => {
+            report_rows(csv, &[]);
+            let when = received_at
+                .map(|t| format!(" pada {}", wib(&t)))
+                .unwrap_or_default();
+            eprintln!(
+                "Referensi {reference} sudah tercatat sebagai penerimaan di {warehouse}{when} \
+                 (lewat aplikasi, atau berkas lain). Tidak ada yang diterima. Jika ini surat jalan \
+                 lain, pakai --reference lain; jika penerimaan sebelumnya salah, koreksi dengan \
+                 penyesuaian stok (POST /v1/stock/adjustments)."
+            );
+            Ok(ExitCode::from(REFERENCE_REUSED))
+        }
         Err(AppError::IdempotencyKeyReused) => {
             report_rows(csv, &[]);
             eprintln!(
@@ -246,43 +241,6 @@ fn report_rows(csv: &ReceiptCsv, errors: &[shared::validation::FieldError]) -> u
         eprintln!("{row}");
     }
     report.rows.len()
-}
-
-/// A receipt already in the ledger with this reference, for the file's items.
-async fn earlier_receipt(
-    deps: &FulfilDeps,
-    warehouse: &WarehouseCode,
-    csv: &ReceiptCsv,
-    reference: &str,
-) -> Result<Option<LedgerEntry>, String> {
-    let skus: BTreeSet<Sku> = csv
-        .lines
-        .iter()
-        .filter_map(|l| l.json["sku"].as_str())
-        .filter_map(|s| Sku::parse(s).ok())
-        .collect();
-    let known: BTreeMap<Sku, ()> = deps
-        .stock
-        .items()
-        .await
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .map(|i| (i.sku, ()))
-        .collect();
-    for sku in skus.iter().filter(|s| known.contains_key(*s)) {
-        let entries = deps
-            .stock
-            .ledger(warehouse, sku)
-            .await
-            .map_err(|e| e.to_string())?;
-        if let Some(e) = entries
-            .into_iter()
-            .find(|e| e.movement == Movement::Receipt && e.reference == reference)
-        {
-            return Ok(Some(e));
-        }
-    }
-    Ok(None)
 }
 
 /// A time in WIB, for people.

@@ -623,46 +623,6 @@ impl AllocationReads for DynamoStore {
     }
 }
 
-/// The allocator's reads in three round trips instead of five: the request, its allocation
-/// and the catalogue at once, then the package its decision names, then that package's lots.
-/// The same requests as the separate calls, so no other IAM action.
-#[async_trait]
-impl AllocationReads for DynamoStore {
-    async fn allocation_facts(
-        &self,
-        id: &RequestId,
-        warehouse: &WarehouseCode,
-    ) -> Result<AllocationFacts, StoreError> {
-        let (request, allocation, items) = tokio::join!(
-            RequestStore::get(self, id),
-            self.allocation(id),
-            self.items()
-        );
-        let Some(request) = request? else {
-            return Ok(AllocationFacts::default());
-        };
-        let package = match request
-            .decision
-            .as_ref()
-            .and_then(|d| d.package_code.as_deref())
-        {
-            Some(code) => self.package(code).await?,
-            None => None,
-        };
-        let lots = match &package {
-            Some(p) => self.lots(warehouse, Some(&p.skus())).await?,
-            None => Vec::new(),
-        };
-        Ok(AllocationFacts {
-            request: Some(request),
-            allocation: allocation?,
-            package,
-            lots,
-            items: items?,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
