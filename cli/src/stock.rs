@@ -43,7 +43,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use shared::fulfilment::{self, FulfilDeps};
-use shared::receipt_csv::{ReceiptCsv, read_receipt_csv};
+use shared::receipt_csv::{ReceiptCsv, ReceiptReport, read_receipt_csv};
 use shared::stock::WarehouseCode;
 use shared::time::wib_offset;
 use shared::{AppError, Caller, Role};
@@ -123,12 +123,14 @@ async fn run(
             }
             let view: serde_json::Value =
                 serde_json::from_str(&answer.body).map_err(|e| e.to_string())?;
-            let items = deps.stock.items().await.map_err(|e| e.to_string())?;
+            let levels = fulfilment::stock_levels(deps, &caller, Some(&warehouse))
+                .await
+                .map_err(err)?;
             let unit = |sku: &str| {
-                items
+                levels
                     .iter()
-                    .find(|i| i.sku.as_str() == sku)
-                    .map(|i| i.unit.clone())
+                    .find(|l| l.sku.as_str() == sku)
+                    .map(|l| l.unit.clone())
                     .unwrap_or_default()
             };
             let lines = view["lines"].as_array().cloned().unwrap_or_default();
@@ -161,9 +163,6 @@ async fn run(
                 );
             }
             let skus: BTreeSet<&str> = lines.iter().filter_map(|l| l["sku"].as_str()).collect();
-            let levels = fulfilment::stock_levels(deps, &caller, Some(&warehouse))
-                .await
-                .map_err(err)?;
             println!("Stok tersedia sekarang:");
             for level in levels.iter().filter(|l| skus.contains(l.sku.as_str())) {
                 println!(
@@ -174,8 +173,8 @@ async fn run(
             Ok(ExitCode::SUCCESS)
         }
         Err(AppError::Validation(errors)) => {
-            let rows = report_rows(csv, &errors);
             let report = csv.report(&errors);
+            let rows = print_rows(&report);
             for (field, p) in &report.whole {
                 let hint = if p.code == "LINES_TOO_MANY" {
                     format!(
@@ -209,7 +208,7 @@ async fn run(
             received_at,
             ..
         }) => {
-            report_rows(csv, &[]);
+            print_rows(&csv.report(&[]));
             let when = received_at
                 .map(|t| format!(" pada {}", wib(&t)))
                 .unwrap_or_default();
@@ -222,7 +221,7 @@ async fn run(
             Ok(ExitCode::from(REFERENCE_REUSED))
         }
         Err(AppError::IdempotencyKeyReused) => {
-            report_rows(csv, &[]);
+            print_rows(&csv.report(&[]));
             eprintln!(
                 "Referensi {reference} sudah dipakai untuk penerimaan dengan isi lain (berkas, jumlah atau gudang berbeda). \
                  Tidak ada yang diterima. Jika ini surat jalan lain, pakai --reference lain; jika penerimaan \
@@ -235,8 +234,7 @@ async fn run(
 }
 
 /// Prints every bad row (`baris N: …`) on stderr; returns how many.
-fn report_rows(csv: &ReceiptCsv, errors: &[shared::validation::FieldError]) -> usize {
-    let report = csv.report(errors);
+fn print_rows(report: &ReceiptReport) -> usize {
     for row in &report.rows {
         eprintln!("{row}");
     }

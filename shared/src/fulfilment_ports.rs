@@ -324,15 +324,22 @@ pub struct AllocationFacts {
 /// implementation answers as the separate calls do.
 #[async_trait]
 pub trait AllocationReads: RequestStore + StockStore {
+    /// The default: the request, its allocation and the catalogue at once, then the package
+    /// its decision names, then that package's lots (three round trips on DynamoDB).
     async fn allocation_facts(
         &self,
         id: &RequestId,
         warehouse: &WarehouseCode,
     ) -> Result<AllocationFacts, StoreError> {
-        let Some(request) = RequestStore::get(self, id).await? else {
+        let (request, allocation, items) = futures_util::join!(
+            RequestStore::get(self, id),
+            self.allocation(id),
+            self.items()
+        );
+        let Some(request) = request? else {
             return Ok(AllocationFacts::default());
         };
-        let allocation = self.allocation(id).await?;
+        let allocation = allocation?;
         let package = match request
             .decision
             .as_ref()
@@ -350,7 +357,7 @@ pub trait AllocationReads: RequestStore + StockStore {
             allocation,
             package,
             lots,
-            items: self.items().await?,
+            items: items?,
         })
     }
 }

@@ -165,6 +165,24 @@ pub async fn approve(s: &Server, dinas: &str, id: &str, body: &Value) -> Value {
     v
 }
 
+/// A fresh request of [`crate::KEL_A`] taken through the survey to approval (one package, delivered
+/// to `delivery`), then polled until `allocate-stock` made it one of `statuses`; returns its id.
+pub async fn approved_until(s: &Server, c: &Cast, delivery: &str, statuses: &[&str]) -> String {
+    let v = to_surveyed(
+        s,
+        &c.kel,
+        &c.dinas,
+        &c.surveyor,
+        Cast::SURVEYOR,
+        &crate::submit_body(crate::KEL_A),
+    )
+    .await;
+    let id = id_of(&v);
+    approve(s, &c.dinas, &id, &approve_with(1, delivery)).await;
+    wait_status(s, &c.dinas, &id, statuses, AUTO_TIMEOUT).await;
+    id
+}
+
 /// Polls `GET /v1/requests/{id}` until its status is one of `statuses` (at most `timeout`).
 pub async fn wait_status(
     s: &Server,

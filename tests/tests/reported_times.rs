@@ -15,18 +15,7 @@ fn handover_at(received_at: &str) -> Value {
 
 /// A fresh request taken to `dispatched`; returns its id and the time of dispatch.
 async fn dispatched(s: &Server, c: &Cast, delivery: &str) -> (String, Value) {
-    let v = to_surveyed(
-        s,
-        &c.kel,
-        &c.dinas,
-        &c.surveyor,
-        Cast::SURVEYOR,
-        &submit_body(KEL_A),
-    )
-    .await;
-    let id = id_of(&v);
-    approve(s, &c.dinas, &id, &approve_with(1, delivery)).await;
-    wait_status(s, &c.dinas, &id, &["allocated"], AUTO_TIMEOUT).await;
+    let id = approved_until(s, c, delivery, &["allocated"]).await;
     let shipment = wait_shipment(s, &c.gudang, "ready", &id).await;
     let r = dispatch(s, &c.gudang, shipment["id"].as_str().expect("id")).await;
     assert_eq!(r.status, 200, "dispatch: {}", r.text);

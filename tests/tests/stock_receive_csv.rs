@@ -200,18 +200,7 @@ async fn a_csv_receipt_from_another_process_serves_the_waitlist_of_the_running_s
     let s = Server::start_with(ServeOptions::new().args(&["--no-opening-stock"]));
     let c = Cast::new(&s);
     let lines = package_lines(&s, &c.gudang, PACKAGE).await;
-    let v = to_surveyed(
-        &s,
-        &c.kel,
-        &c.dinas,
-        &c.surveyor,
-        Cast::SURVEYOR,
-        &submit_body(KEL_A),
-    )
-    .await;
-    let id = id_of(&v);
-    approve(&s, &c.dinas, &id, &approve_with(1, "kelurahan")).await;
-    wait_status(&s, &c.dinas, &id, &["waitlisted"], AUTO_TIMEOUT).await;
+    let id = approved_until(&s, &c, "kelurahan", &["waitlisted"]).await;
 
     let mut csv = String::from("\u{feff}sku;jumlah;kedaluwarsa\r\n");
     for (sku, q) in &lines {
@@ -255,18 +244,7 @@ async fn over_dynamodb_a_csv_receipt_serves_the_waitlist_once() {
     );
     let c = Cast::new(&s);
     let lines = package_lines(&s, &c.gudang, PACKAGE).await;
-    let v = to_surveyed(
-        &s,
-        &c.kel,
-        &c.dinas,
-        &c.surveyor,
-        Cast::SURVEYOR,
-        &submit_body(KEL_A),
-    )
-    .await;
-    let id = id_of(&v);
-    approve(&s, &c.dinas, &id, &approve_with(1, "kelurahan")).await;
-    wait_status(&s, &c.dinas, &id, &["waitlisted"], AUTO_TIMEOUT).await;
+    let id = approved_until(&s, &c, "kelurahan", &["waitlisted"]).await;
 
     let mut csv = String::from("sku,quantity,expires_on\r\n");
     for (sku, q) in &lines {

@@ -61,10 +61,10 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use shared::RequestId;
 use shared::fulfilment_ports::{
-    Allocation, AllocationFacts, AllocationReads, AllocationStatus, Expect, LedgerEntry,
-    ReceiptRef, Shipment, ShipmentStatus, StockStore, StockWrite,
+    Allocation, AllocationReads, AllocationStatus, Expect, LedgerEntry, ReceiptRef, Shipment,
+    ShipmentStatus, StockStore, StockWrite,
 };
-use shared::ports::{Page, RequestStore, StoreError};
+use shared::ports::{Page, StoreError};
 use shared::stock::{Item as CatalogItem, Lot, Package, Sku, WarehouseCode};
 
 use crate::codec::{CursorShape, DATA, Item, data, get_n, get_s, item, key, n, opt_s, s, to_json};
@@ -583,45 +583,10 @@ impl StockStore for DynamoStore {
     }
 }
 
-/// The allocator's reads in three round trips instead of five: the request, its allocation
-/// and the catalogue at once, then the package its decision names, then that package's lots.
-/// The same requests as the separate calls, so no other IAM action.
-#[async_trait]
-impl AllocationReads for DynamoStore {
-    async fn allocation_facts(
-        &self,
-        id: &RequestId,
-        warehouse: &WarehouseCode,
-    ) -> Result<AllocationFacts, StoreError> {
-        let (request, allocation, items) = tokio::join!(
-            RequestStore::get(self, id),
-            self.allocation(id),
-            self.items()
-        );
-        let Some(request) = request? else {
-            return Ok(AllocationFacts::default());
-        };
-        let package = match request
-            .decision
-            .as_ref()
-            .and_then(|d| d.package_code.as_deref())
-        {
-            Some(code) => self.package(code).await?,
-            None => None,
-        };
-        let lots = match &package {
-            Some(p) => self.lots(warehouse, Some(&p.skus())).await?,
-            None => Vec::new(),
-        };
-        Ok(AllocationFacts {
-            request: Some(request),
-            allocation: allocation?,
-            package,
-            lots,
-            items: items?,
-        })
-    }
-}
+/// The allocator's reads: the port's default (three round trips: request, allocation and
+/// catalogue at once, then the package, then its lots), the same requests as the separate
+/// calls, so no other IAM action.
+impl AllocationReads for DynamoStore {}
 
 #[cfg(test)]
 mod tests {
