@@ -319,7 +319,8 @@ pub struct AllocationFacts {
 /// the package of its decision, the lots of that package's items and the catalogue. The
 /// allocator reads them again on every attempt (each attempt's write is conditional on what
 /// it read), so on a busy warehouse this is the hot read. The default implementation makes the
-/// separate port calls one after the other; the embedded store overrides it with one blocking
+/// separate port calls, the independent ones at once (DynamoDB uses it: three round trips);
+/// the embedded store overrides it with one blocking
 /// task on one connection in one snapshot. The conformance suite checks that every
 /// implementation answers as the separate calls do.
 #[async_trait]
