@@ -428,6 +428,7 @@ struct Line {
 /// Reads `lines: [{sku, quantity, expires_on?}]`, naming every bad line by its index in the
 /// request (`lines[2].quantity`), and returns the good ones.
 fn read_lines(i: &mut Input<'_>, body: &Value, items: &[Item], rules: LineRules) -> Vec<Line> {
+    i.known("lines");
     let Some(arr) = body.get("lines").and_then(Value::as_array) else {
         i.push(
             Invalid::new(

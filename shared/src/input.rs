@@ -3,6 +3,10 @@
 //!
 //! Values are read from a `serde_json::Value` rather than deserialised into a struct, because
 //! serde stops at the first error and its messages would echo the offending value (a NIK).
+//!
+//! Every path a reader asks for is remembered, so that [`Input::finish`] can name the fields
+//! the body holds but no reader asked for (`FIELD_UNKNOWN`): a misspelt `overide_reason` is
+//! refused with its name instead of being dropped without a word.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -32,11 +36,18 @@ const NOT_OBJECT: Invalid = Invalid::new(
     "Harus berupa objek JSON.",
     "Must be a JSON object.",
 );
+const UNKNOWN: Invalid = Invalid::new(
+    "FIELD_UNKNOWN",
+    "Kolom ini tidak dikenal; periksa ejaannya (daftar kolom: /v1/openapi.json).",
+    "Unknown field; check its spelling (the fields are listed in /v1/openapi.json).",
+);
 
 /// A body being read.
 pub struct Input<'a> {
     root: &'a Value,
     errors: Errors,
+    /// Every path asked for (read, or declared with [`Input::known`]).
+    asked: Vec<String>,
 }
 
 impl<'a> Input<'a> {
@@ -46,6 +57,7 @@ impl<'a> Input<'a> {
             Ok(Input {
                 root,
                 errors: Errors::new(),
+                asked: Vec::new(),
             })
         } else {
             Err(AppError::MalformedBody)
@@ -80,6 +92,7 @@ impl<'a> Input<'a> {
     }
 
     fn walk(&mut self, path: &str) -> Result<Option<&'a Value>, ()> {
+        self.known(path);
         let mut cur = self.root;
         let mut walked = String::new();
         for part in path.split('.') {
@@ -125,6 +138,52 @@ impl<'a> Input<'a> {
 
     fn errors_has(&self, field: &str) -> bool {
         self.errors.has_field(field)
+    }
+
+    /// Declares `path` a field of this body that the caller reads by other means (e.g. an
+    /// array it walks itself), so that [`Input::finish`] does not call it unknown. Its
+    /// contents count as known too unless paths below it are asked for.
+    pub fn known(&mut self, path: &str) {
+        if !self.asked.iter().any(|a| a == path) {
+            self.asked.push(path.to_string());
+        }
+    }
+
+    /// Whether some asked-for path lies below `path` (`path.x` or `path[n]`).
+    fn asked_below(&self, path: &str) -> bool {
+        self.asked.iter().any(|a| {
+            a.strip_prefix(path)
+                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+        })
+    }
+
+    /// The fields of `value` (at `path`) that no reader asked for, in key order.
+    fn unknown_under(&self, path: &str, value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    let p = if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    if self.asked_below(&p) {
+                        self.unknown_under(&p, v, out);
+                    } else if !self.asked.contains(&p) {
+                        out.push(p);
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for (n, v) in items.iter().enumerate() {
+                    let p = format!("{path}[{n}]");
+                    if self.asked_below(&p) {
+                        self.unknown_under(&p, v, out);
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Records a problem found by the caller.
@@ -275,8 +334,13 @@ impl<'a> Input<'a> {
         }
     }
 
-    /// Ends reading: every problem found, or nothing.
-    pub fn finish(self) -> Result<(), AppError> {
+    /// Ends reading: every problem found (fields no reader asked for included), or nothing.
+    pub fn finish(mut self) -> Result<(), AppError> {
+        let mut unknown = Vec::new();
+        self.unknown_under("", self.root, &mut unknown);
+        for path in unknown {
+            self.errors.push(UNKNOWN.at(path));
+        }
         if self.errors.is_empty() {
             Ok(())
         } else {
@@ -370,6 +434,44 @@ mod tests {
                 ("d".to_string(), "FIELD_NOT_INTEGER"),
                 ("f".to_string(), "FIELD_NOT_INTEGER")
             ]
+        );
+    }
+
+    #[test]
+    fn fields_no_reader_asked_for_are_named() {
+        let body = json!({
+            "reason": "ok",
+            "overide_reason": "typo",
+            "household": {"kk": "1", "extra": {"deep": 1}},
+            "lines": [{"sku": "BERAS", "qty": 2}],
+            "notes": null
+        });
+        let mut i = Input::new(&body).unwrap();
+        i.text("reason", 10, true);
+        i.text("override_reason", 10, false);
+        i.text("household.kk", 10, true);
+        i.text("lines[0].sku", 10, true);
+        i.known("attachments");
+        assert_eq!(
+            fields(i.finish().unwrap_err()),
+            vec![
+                ("household.extra".to_string(), "FIELD_UNKNOWN"),
+                ("lines[0].qty".to_string(), "FIELD_UNKNOWN"),
+                ("notes".to_string(), "FIELD_UNKNOWN"),
+                ("overide_reason".to_string(), "FIELD_UNKNOWN"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_field_declared_known_is_not_looked_into() {
+        let body = json!({"lines": [{"anything": 1}], "a": {"b": 1}});
+        let mut i = Input::new(&body).unwrap();
+        i.known("lines");
+        i.text("a.b", 10, false);
+        assert_eq!(
+            fields(i.finish().unwrap_err()),
+            vec![("a.b".to_string(), "FIELD_NOT_STRING")]
         );
     }
 

@@ -161,6 +161,59 @@ async fn a_body_that_is_not_json_is_malformed() {
     assert_eq!(r.json["title"], "Body is not valid JSON");
 }
 
+/// A field the API does not know (a misspelt `override_reason`, an extra key inside
+/// `reported_by`) is named with `FIELD_UNKNOWN` next to the other bad fields, instead of being
+/// dropped without a word; nothing is stored, and the corrected body goes through. A body
+/// saved by a Windows tool with a UTF-8 byte order mark is read as JSON.
+#[tokio::test]
+async fn a_misspelt_field_is_named_and_nothing_is_stored() {
+    let s = Server::start();
+    let kel = s.kelurahan_token(KEL_A);
+    let mut body = submit_body(KEL_A);
+    body["overide_reason"] = json!("dikirim ulang");
+    body["reported_by"]["hp"] = json!("081298765432");
+    body["category"] = json!("kaya");
+
+    let r = s.post_resp("/v1/requests", Some(&kel), &body).await;
+    r.problem(400, "VALIDATION_FAILED");
+    assert_eq!(
+        r.error_code("overide_reason").as_deref(),
+        Some("FIELD_UNKNOWN")
+    );
+    assert_eq!(
+        r.error_code("reported_by.hp").as_deref(),
+        Some("FIELD_UNKNOWN")
+    );
+    assert_eq!(
+        r.error_code("category").as_deref(),
+        Some("CATEGORY_INVALID")
+    );
+    assert_eq!(r.error_fields().len(), 3, "{}", r.text);
+    assert!(
+        s.list_all(&kel, "").await.is_empty(),
+        "a refused body stores nothing"
+    );
+
+    let mut fixed = body.clone();
+    let obj = fixed.as_object_mut().unwrap();
+    obj.remove("overide_reason");
+    obj["reported_by"].as_object_mut().unwrap().remove("hp");
+    obj["category"] = json!("miskin_ekstrem");
+    let mut raw = "\u{feff}".to_string();
+    raw.push_str(&fixed.to_string());
+    let r = s
+        .send(
+            s.client()
+                .post(s.url("/v1/requests"))
+                .bearer_auth(&kel)
+                .header("Content-Type", "application/json")
+                .body(raw),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(s.list_all(&kel, "").await.len(), 1);
+}
+
 /// A JSON body sent as another media type, or without a `Content-Type`, is refused with 415
 /// `UNSUPPORTED_MEDIA_TYPE` and creates nothing; JSON types with a UTF-8 charset are fine.
 #[tokio::test]

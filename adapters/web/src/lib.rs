@@ -93,7 +93,8 @@ pub fn www_authenticate(credentials_sent: bool) -> axum::http::HeaderValue {
 
 /// A JSON body, read up to [`BODY_LIMIT`]. Sent as another media type (or a body without a
 /// `Content-Type`) → 415 `UNSUPPORTED_MEDIA_TYPE`; not a JSON object → 400 `MALFORMED_BODY`;
-/// too large → 413.
+/// too large → 413. A leading UTF-8 byte order mark (what Windows tools such as Notepad or
+/// PowerShell 5 put before a saved body) is skipped, as RFC 8259 §8.1 allows.
 #[derive(Debug, Clone)]
 pub struct JsonBody(pub Value);
 
@@ -145,7 +146,8 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             // A body that does not say what it is: not taken for JSON.
             return Err(ApiError::new(AppError::UnsupportedMediaType, lang).into_response());
         }
-        match serde_json::from_slice::<Value>(&bytes) {
+        let json = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+        match serde_json::from_slice::<Value>(json) {
             Ok(v) if v.is_object() => Ok(JsonBody(v)),
             _ => Err(ApiError::new(AppError::MalformedBody, lang).into_response()),
         }
@@ -405,6 +407,15 @@ mod tests {
             assert_eq!(status, StatusCode::OK, "{ct}");
             assert_eq!(json["a"], 1);
         }
+        // A byte order mark before the JSON is skipped; anywhere else it is not JSON.
+        let (status, _, json) =
+            call(echo(), post(Some("application/json"), "\u{feff}{\"a\":1}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(json["a"], 1);
+        let (status, _, json) =
+            call(echo(), post(Some("application/json"), "{\"a\":1}\u{feff}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(json["code"], "MALFORMED_BODY");
         // No body at all is still a malformed body, whatever it was sent as.
         let (status, _, json) = call(echo(), post(None, "")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
