@@ -213,7 +213,8 @@ impl AidRequest {
         })
     }
 
-    /// The first history entry, for a request just built by submission.
+    /// The first history entry, for a request just built by submission; its `reason` is the
+    /// `override_reason` of a submission inside the cool-down.
     pub fn submission_entry(&self, actor: &ActorRef, event_id: &EventId) -> HistoryEntry {
         HistoryEntry {
             request_id: self.id.clone(),
@@ -223,7 +224,8 @@ impl AidRequest {
             from: None,
             to: self.status,
             actor: actor.clone(),
-            reason: None,
+            // A submission inside the cool-down is audited like a decision: who, when, why.
+            reason: self.override_reason.clone(),
             event_id: event_id.clone(),
         }
     }

@@ -95,7 +95,10 @@ impl Problem {
                 _ => None,
             },
             cooldown_until: match err {
-                AppError::RecentlyAssisted { until } => Some(until.to_rfc3339()),
+                // Written like every other time in the API (`…Z`, as serde writes them).
+                AppError::RecentlyAssisted { until } => {
+                    Some(until.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+                }
                 _ => None,
             },
             warehouse: match err {
