@@ -116,8 +116,24 @@ fn init_logs() {
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The one-shot commands print reports that people pipe into `head` or `less`: when the
+/// reader goes away they should end quietly, as other Unix tools do, instead of panicking with
+/// "failed printing to stdout: Broken pipe" (Rust ignores SIGPIPE by default). Whatever the
+/// command wrote to the store is committed before it prints. `serve` keeps Rust's default: a
+/// closed log pipe must not stop a running server.
+fn end_quietly_on_closed_pipe() {
+    // SAFETY: called first thing in `main`, before any other thread exists; restoring the
+    // default action of a signal has no other precondition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        end_quietly_on_closed_pipe();
+    }
     init_logs();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),

@@ -230,3 +230,56 @@ async fn seeding_again_or_twice_at_once_succeeds_and_receives_the_opening_stock_
     }
     assert_eq!(opening_stock_receipts(at_once).await, 1);
 }
+
+/// `basoka registry import … | head -0`: the reader is gone before the summary is printed.
+/// The command ends by SIGPIPE like other Unix tools (no "Broken pipe" panic, no exit 101),
+/// and the rows it loaded before printing stay loaded (a second import finds them unchanged).
+#[test]
+fn a_reader_that_goes_away_ends_a_command_quietly_after_its_work() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    /// SIGPIPE's number on Linux.
+    const SIGPIPE: i32 = 13;
+
+    let dir = TempDir::new().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let file = data_file("registry-sample.csv");
+    let mut cmd = basoka_command();
+    cmd.args([
+        "registry",
+        "import",
+        file.to_str().unwrap(),
+        "--data-dir",
+        d,
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("start basoka registry import");
+    // Close the read end at once: whatever the command prints goes to a pipe nobody reads.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait for basoka");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+        "no panic when the reader has gone: {stderr}"
+    );
+    assert_eq!(
+        out.status.signal(),
+        Some(SIGPIPE),
+        "ended by SIGPIPE, as `head` expects: {} {stderr}",
+        out.status
+    );
+
+    let again = basoka(&[
+        "registry",
+        "import",
+        file.to_str().unwrap(),
+        "--data-dir",
+        d,
+    ]);
+    assert!(
+        again.stdout.contains(" 0 baru"),
+        "the first run's rows were loaded before it printed: {}",
+        again.stdout
+    );
+}
