@@ -281,6 +281,20 @@ fn no_phone(event: &Event, to: Option<&Recipient>, audience: &str) {
     );
 }
 
+/// Whether [`recipients`] needs the request itself (the PSM's, the submitter's or the
+/// household's number) for an event of this kind. The others are written from what the event
+/// carries (code, kelurahan, surveyor) and the configured office numbers, so that, for
+/// instance, the SMS of every new request to the Dinas costs no read of the request.
+fn reads_request(kind: &EventKind) -> bool {
+    !matches!(
+        kind,
+        EventKind::RequestSubmitted { .. }
+            | EventKind::SurveyAssigned { .. }
+            | EventKind::RequestWaitlisted { .. }
+            | EventKind::RequestAllocated { .. }
+    )
+}
+
 /// Who is told what about `event` (the request as it is now, when the event is about one),
 /// with the number each goes to when one is known. A staff member without a known number is
 /// still a recipient (their SMS waits in the log); an office, PSM or household without a
@@ -484,8 +498,8 @@ pub struct NotifyReport {
 /// that another delivery of the same event is sending.
 pub async fn on_event(deps: &NotifyDeps, event: &Event) -> Result<NotifyReport, AppError> {
     let request = match event.request_id() {
-        Some(id) => deps.requests.get(id).await?,
-        None => None,
+        Some(id) if reads_request(&event.kind) => deps.requests.get(id).await?,
+        _ => None,
     };
     let max = deps.config.max_attempts.max(1);
     let mut report = NotifyReport::default();
@@ -710,6 +724,7 @@ pub async fn retry_failed(deps: &NotifyDeps, limit: usize) -> Result<usize, AppE
 mod tests {
     use std::collections::HashMap;
     use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
     use crate::events::{EventKind, RequestRef};
@@ -719,7 +734,8 @@ mod tests {
     use crate::{Kk, Nik};
 
     /// Only `get` is used by notify; the other methods are never reached in these tests.
-    struct OneRequest(Option<AidRequest>);
+    /// The counter counts the `get`s.
+    struct OneRequest(Option<AidRequest>, Arc<AtomicUsize>);
 
     #[async_trait]
     impl RequestStore for OneRequest {
@@ -735,6 +751,7 @@ mod tests {
             unreachable!("notify never writes requests")
         }
         async fn get(&self, _: &RequestId) -> Result<Option<AidRequest>, StoreError> {
+            self.1.fetch_add(1, Ordering::Relaxed);
             Ok(self.0.clone())
         }
         async fn id_by_code(&self, _: &RequestCode) -> Result<Option<RequestId>, StoreError> {
@@ -936,7 +953,7 @@ mod tests {
         let phones = Arc::new(Phones(Mutex::new(HashMap::new())));
         phones.add("surveyor-1", "081211110002");
         let d = NotifyDeps {
-            requests: Arc::new(OneRequest(req)),
+            requests: Arc::new(OneRequest(req, Arc::default())),
             directory: phones.clone(),
             log: log.clone(),
             sender: outbox.clone(),
@@ -972,6 +989,29 @@ mod tests {
             delivery: Delivery::Household,
             urgency: crate::Urgency::Darurat,
         }
+    }
+
+    #[tokio::test]
+    async fn only_the_events_that_tell_the_psm_staff_or_household_read_the_request() {
+        let r = request();
+        let (mut d, outbox, _) = deps(None);
+        let reads = Arc::new(AtomicUsize::new(0));
+        d.requests = Arc::new(OneRequest(Some(r.clone()), reads.clone()));
+        let submitted = EventKind::RequestSubmitted {
+            category: crate::Category::MiskinEkstrem,
+            urgency: crate::Urgency::Biasa,
+            flags: vec![],
+            head_nik_masked: "x".into(),
+            kk_masked: "x".into(),
+        };
+        let sent = on_event(&d, &event(&r, submitted)).await.unwrap();
+        assert_eq!(sent.sent, 1, "the Dinas is told");
+        assert_eq!(reads.load(Ordering::Relaxed), 0, "from the event alone");
+        assert!(outbox.sent.lock().unwrap()[0].1.contains("BSK-7K3M9Q"));
+
+        let sent = on_event(&d, &event(&r, approved())).await.unwrap();
+        assert_eq!(sent.sent, 2, "the staff and the PSM are told");
+        assert_eq!(reads.load(Ordering::Relaxed), 1, "their numbers are on the request");
     }
 
     #[tokio::test]
