@@ -1011,7 +1011,11 @@ mod tests {
 
         let sent = on_event(&d, &event(&r, approved())).await.unwrap();
         assert_eq!(sent.sent, 2, "the staff and the PSM are told");
-        assert_eq!(reads.load(Ordering::Relaxed), 1, "their numbers are on the request");
+        assert_eq!(
+            reads.load(Ordering::Relaxed),
+            1,
+            "their numbers are on the request"
+        );
     }
 
     #[tokio::test]

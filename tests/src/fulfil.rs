@@ -183,6 +183,21 @@ pub async fn approved_until(s: &Server, c: &Cast, delivery: &str, statuses: &[&s
     id
 }
 
+/// Takes the `surveyed` request `id` to `delivered`: approved for one package to `delivery`,
+/// allocated by `allocate-stock`, its shipment dispatched by the warehouse, and handed over by
+/// the kelurahan ([`handover_body`]). Returns the handover's answer, the request.
+pub async fn deliver(s: &Server, c: &Cast, id: &str, delivery: &str) -> Value {
+    approve(s, &c.dinas, id, &approve_with(1, delivery)).await;
+    wait_status(s, &c.dinas, id, &["allocated"], AUTO_TIMEOUT).await;
+    let shipment = wait_shipment(s, &c.gudang, "ready", id).await;
+    let r = dispatch(s, &c.gudang, shipment["id"].as_str().expect("shipment id")).await;
+    assert_eq!(r.status, 200, "dispatch: {}", r.text);
+    let r = handover(s, &c.kel, id, &handover_body()).await;
+    assert_eq!(r.status, 200, "handover: {}", r.text);
+    assert_eq!(r.json["status"], "delivered", "{}", r.text);
+    r.json
+}
+
 /// Polls `GET /v1/requests/{id}` until its status is one of `statuses` (at most `timeout`).
 pub async fn wait_status(
     s: &Server,

@@ -16,13 +16,7 @@ async fn a_household_served_recently_needs_an_override_reason() {
     // Submitted → … → delivered.
     let v = to_surveyed(&s, &c.kel, &c.dinas, &c.surveyor, Cast::SURVEYOR, &body).await;
     let id = id_of(&v);
-    approve(&s, &c.dinas, &id, &approve_with(1, "kelurahan")).await;
-    wait_status(&s, &c.dinas, &id, &["allocated"], AUTO_TIMEOUT).await;
-    let shipment = wait_shipment(&s, &c.gudang, "ready", &id).await;
-    let r = dispatch(&s, &c.gudang, shipment["id"].as_str().expect("shipment id")).await;
-    assert_eq!(r.status, 200, "dispatch: {}", r.text);
-    let r = handover(&s, &c.kel, &id, &handover_body()).await;
-    assert_eq!(r.status, 200, "handover: {}", r.text);
+    deliver(&s, &c, &id, "kelurahan").await;
     let handed_over = unix_now();
 
     // The same household again, by its head NIK; then by its KK under another head.

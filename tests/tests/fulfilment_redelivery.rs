@@ -27,14 +27,7 @@ async fn events_delivered_twice_allocate_once_and_send_each_sms_once() {
     .await;
     let id = id_of(&v);
     let code = code_of(&v);
-    approve(&s, &c.dinas, &id, &approve_with(1, "household")).await;
-    wait_status(&s, &c.dinas, &id, &["allocated"], AUTO_TIMEOUT).await;
-    let shipment = wait_shipment(&s, &c.gudang, "ready", &id).await;
-    let r = dispatch(&s, &c.gudang, shipment["id"].as_str().expect("id")).await;
-    assert_eq!(r.status, 200, "dispatch: {}", r.text);
-    let r = handover(&s, &c.kel, &id, &handover_body()).await;
-    assert_eq!(r.status, 200, "handover: {}", r.text);
-    assert_eq!(r.json["status"], "delivered");
+    deliver(&s, &c, &id, "household").await;
 
     // Every event of the journey has been handled twice once the sentinel's SMS is out.
     let all = sms_barrier(&s, &c.kel, DINAS_PHONE).await;
