@@ -742,9 +742,21 @@ fn replay(prior: IdempotencyRecord, fingerprint: &str) -> Result<StoredResponse,
 pub async fn adjust(
     deps: &FulfilDeps,
     caller: &Caller,
+    idempotency_key: Option<&str>,
     body: &Value,
-) -> Result<StockLevel, AppError> {
+) -> Result<StoredResponse, AppError> {
     require(caller, &[Role::Gudang, Role::Dinas])?;
+    let idem = match idempotency_key {
+        Some(key) => {
+            let scoped = adjustment_idempotency_key(caller, key);
+            let fp = fingerprint(body);
+            if let Some(prior) = deps.idempotency.get(&scoped).await? {
+                return replay(prior, &fp);
+            }
+            Some((scoped, fp))
+        }
+        None => None,
+    };
     let mut i = Input::new(body)?;
     let warehouse_raw = i.text("warehouse", 40, false);
     let items = deps.stock.items().await?;
@@ -906,32 +918,88 @@ pub async fn adjust(
         events.extend(low_stock_events(
             deps, &warehouse, &items, &lots, &delta_map, now, &actor,
         ));
+        // The answer (and, under a key, the stored answer): the item's stock level as this
+        // adjustment leaves the lots it read.
+        let item = items
+            .iter()
+            .find(|it| it.sku == sku)
+            .cloned()
+            .expect("checked");
+        let level = levels_of(&warehouse, &[item], &lots_after(&lots, &ledger)?, today)?.remove(0);
+        let body_json = serde_json::to_string(&level).expect("views serialise");
+        let idempotency = idem.as_ref().map(|(key, fp)| IdempotencyRecord {
+            key: key.clone(),
+            fingerprint: fp.clone(),
+            status: 200,
+            body: body_json.clone(),
+            created_at: now,
+        });
         match deps
             .stock
             .apply(StockWrite {
                 ledger,
                 events,
+                idempotency,
                 ..StockWrite::default()
             })
             .await
         {
             Ok(()) => {
-                let lots = deps
-                    .stock
-                    .lots(&warehouse, Some(std::slice::from_ref(&sku)))
-                    .await?;
-                let item = items
-                    .iter()
-                    .find(|it| it.sku == sku)
-                    .cloned()
-                    .expect("checked");
-                return Ok(levels_of(&warehouse, &[item], &lots, today)?.remove(0));
+                return Ok(StoredResponse {
+                    status: 200,
+                    body: body_json,
+                    replayed: false,
+                });
             }
             Err(StoreError::InsufficientStock) => continue,
+            Err(StoreError::IdempotencyKeyTaken) => {
+                // The same key won a race a moment ago: answer as its replay.
+                let (key, fp) = idem.as_ref().expect("only keyed adjustments record keys");
+                return match deps.idempotency.get(key).await? {
+                    Some(prior) => replay(prior, fp),
+                    None => Err(AppError::IdempotencyKeyReused),
+                };
+            }
             Err(e) => return Err(e.into()),
         }
     }
     Err(AppError::ConcurrentModification)
+}
+
+/// Where [`adjust`] keeps its answer to `Idempotency-Key: key` from `caller`: a retried
+/// correction is answered again, not applied twice.
+pub fn adjustment_idempotency_key(caller: &Caller, key: &str) -> String {
+    format!("{}:adjustment:{}", caller.sub, key.trim())
+}
+
+/// `lots` as they are once `ledger` is applied (a lot the ledger creates is added).
+fn lots_after(lots: &[Lot], ledger: &[LedgerEntry]) -> Result<Vec<Lot>, OutOfRange> {
+    let mut out = lots.to_vec();
+    for e in ledger {
+        let at = match out.iter().position(|l| l.lot_id == e.lot_id) {
+            Some(at) => at,
+            None => {
+                out.push(Lot {
+                    lot_id: e.lot_id.clone(),
+                    sku: e.sku.clone(),
+                    expires_on: e.expires_on,
+                    on_hand: 0,
+                    allocated: 0,
+                });
+                out.len() - 1
+            }
+        };
+        let lot = &mut out[at];
+        lot.on_hand = lot
+            .on_hand
+            .checked_add_signed(e.delta_on_hand)
+            .ok_or(OutOfRange)?;
+        lot.allocated = lot
+            .allocated
+            .checked_add_signed(e.delta_allocated)
+            .ok_or(OutOfRange)?;
+    }
+    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------------

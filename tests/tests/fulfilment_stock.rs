@@ -232,6 +232,65 @@ async fn an_adjustment_never_takes_stock_below_zero_writes_nothing_when_refused_
     assert_ledger_matches_stock(&s, &gudang).await;
 }
 
+/// A stock correction sent again by a client that lost the answer (same `Idempotency-Key`,
+/// same body) is answered again and applied once; the same key with another body is 422 and
+/// changes nothing; keys are each user's own.
+#[tokio::test]
+async fn an_adjustment_retried_with_its_key_is_applied_once() {
+    let s = Server::start();
+    let gudang = s.gudang_token();
+    let dinas = s.dinas_token();
+    let (on_hand0, _, _) = level(&stock(&s, &gudang).await, "BERAS");
+    let body =
+        json!({"warehouse": WAREHOUSE, "sku": "BERAS", "delta": -4, "reason": "Karung sobek."});
+    let send = |token: &str, key: &str, body: &Value| {
+        s.send(
+            s.client()
+                .post(s.url("/v1/stock/adjustments"))
+                .bearer_auth(token)
+                .header("Idempotency-Key", key)
+                .json(body),
+        )
+    };
+
+    let first = send(&gudang, "opname-2026-12-04-1", &body).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(first.json["sku"], "BERAS", "{}", first.text);
+    assert_eq!(num(&first.json, "on_hand"), on_hand0 - 4, "{}", first.text);
+    let again = send(&gudang, "opname-2026-12-04-1", &body).await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(again.json, first.json, "the replay is the first answer");
+    assert_eq!(
+        again
+            .headers
+            .get("idempotent-replayed")
+            .and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
+    assert_eq!(
+        level(&stock(&s, &gudang).await, "BERAS").0,
+        on_hand0 - 4,
+        "applied once"
+    );
+    let entries = ledger(&s, &gudang, "BERAS").await;
+    assert_eq!(
+        movements(&entries, "adjustment", None).len(),
+        1,
+        "{entries:?}"
+    );
+
+    let mut other = body.clone();
+    other["delta"] = json!(-40);
+    send(&gudang, "opname-2026-12-04-1", &other)
+        .await
+        .problem(422, "IDEMPOTENCY_KEY_REUSED");
+    // Another user's same key is another correction.
+    let theirs = send(&dinas, "opname-2026-12-04-1", &body).await;
+    assert_eq!(theirs.status, 200, "{}", theirs.text);
+    assert_eq!(level(&stock(&s, &gudang).await, "BERAS").0, on_hand0 - 8);
+    assert_ledger_matches_stock(&s, &gudang).await;
+}
+
 #[tokio::test]
 async fn receipt_lines_are_checked_all_at_once_and_a_bad_receipt_receives_nothing() {
     let s = Server::start();

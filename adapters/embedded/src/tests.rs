@@ -749,6 +749,7 @@ mod fulfilment {
         let adjust = fulfilment::adjust(
             &deps,
             &gudang,
+            None,
             &serde_json::json!({"sku": "BERAS", "delta": 5, "reason": "Stok opname."}),
         )
         .await;

@@ -276,22 +276,32 @@ async fn receive(
     ))
 }
 
-/// Correct stock by a signed amount, with a reason; never below zero.
+/// Correct stock by a signed amount, with a reason; never below zero. Answers the item's
+/// stock level as the adjustment left it. With an `Idempotency-Key`, a retry (same key and
+/// body) gets the first answer again and changes nothing.
 #[utoipa::path(post, path = "/v1/stock/adjustments", tag = "stock", request_body = AdjustmentBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body: the first answer again, applied once")),
     responses((status = 200, body = StockLevel),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "INSUFFICIENT_STOCK, with the members `warehouse`, `sku` and `available` (what could still be taken)", body = Problem, content_type = "application/problem+json")),
+        (status = 409, description = "INSUFFICIENT_STOCK, with the members `warehouse`, `sku` and `available` (what could still be taken)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "IDEMPOTENCY_KEY_REUSED", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn adjust(
     State(deps): State<Arc<FulfilDeps>>,
     AuthCaller(caller): AuthCaller,
     ClientLang(lang): ClientLang,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
-) -> Result<Json<StockLevel>, ApiError> {
-    fulfilment::adjust(&deps, &caller, &body)
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers, lang)?;
+    let out = fulfilment::adjust(&deps, &caller, key, &body)
         .await
-        .map(Json)
-        .map_err(err(lang))
+        .map_err(err(lang))?;
+    Ok(json_with(
+        StatusCode::from_u16(out.status).unwrap_or(StatusCode::OK),
+        out.body,
+        out.replayed,
+    ))
 }
 
 /// The item catalogue.
