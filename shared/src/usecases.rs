@@ -653,6 +653,10 @@ pub async fn cancel(
     .await
 }
 
+/// How far ahead a survey may be due. An emergency survey is due within days; a date further
+/// out is a typing mistake (a wrong year), and would reach the surveyor's SMS as such.
+pub const SURVEY_DUE_MAX_DAYS: i64 = 90;
+
 /// `POST /v1/requests/{id}/survey-assignment` — Dinas; `{surveyor, due_at?}`.
 pub async fn assign_survey(
     deps: &Deps,
@@ -665,17 +669,30 @@ pub async fn assign_survey(
     let surveyor = i.text("surveyor", 200, true);
     let due_at = i.time("due_at", false);
     let now = deps.clock.now();
-    if let Some(due) = due_at
-        && due < now
-    {
-        i.push(FieldError::new(
-            "due_at",
-            "DUE_AT_IN_PAST",
-            Text::fixed(
-                "Batas waktu survei tidak boleh di masa lalu.",
-                "The survey due time cannot be in the past.",
-            ),
-        ));
+    if let Some(due) = due_at {
+        if due < now {
+            i.push(FieldError::new(
+                "due_at",
+                "DUE_AT_IN_PAST",
+                Text::fixed(
+                    "Batas waktu survei tidak boleh di masa lalu.",
+                    "The survey due time cannot be in the past.",
+                ),
+            ));
+        } else if due > now + chrono::Duration::days(SURVEY_DUE_MAX_DAYS) {
+            i.push(FieldError::new(
+                "due_at",
+                "DUE_AT_TOO_FAR",
+                Text::new(
+                    format!(
+                        "Batas waktu survei paling lama {SURVEY_DUE_MAX_DAYS} hari dari sekarang; periksa tahunnya."
+                    ),
+                    format!(
+                        "The survey due time can be at most {SURVEY_DUE_MAX_DAYS} days from now; check the year."
+                    ),
+                ),
+            ));
+        }
     }
     i.finish()?;
     let surveyor = surveyor.expect("checked");

@@ -214,6 +214,58 @@ async fn a_misspelt_field_is_named_and_nothing_is_stored() {
     assert_eq!(s.list_all(&kel, "").await.len(), 1);
 }
 
+/// A misspelt or repeated query parameter is a 400 naming it, instead of a list that quietly
+/// ignores the filter and answers everything.
+#[tokio::test]
+async fn a_misspelt_or_repeated_query_parameter_is_named() {
+    let s = Server::start();
+    let kel = s.kelurahan_token(KEL_A);
+    let dinas = s.dinas_token();
+    s.submit_ok(&kel, &submit_body(KEL_A)).await;
+    for (path, token, field, code) in [
+        (
+            "/v1/requests?stauts=approved",
+            &kel,
+            "stauts",
+            "FIELD_UNKNOWN",
+        ),
+        (
+            "/v1/requests?limit=5&limit=50",
+            &kel,
+            "limit",
+            "FIELD_REPEATED",
+        ),
+        (
+            "/v1/shipments?state=ready",
+            &dinas,
+            "state",
+            "FIELD_UNKNOWN",
+        ),
+        (
+            "/v1/reports/summary?dari=2026-12-01",
+            &dinas,
+            "dari",
+            "FIELD_UNKNOWN",
+        ),
+    ] {
+        let r = s.get_resp(path, Some(token)).await;
+        r.problem(400, "VALIDATION_FAILED");
+        assert_eq!(
+            r.error_code(field).as_deref(),
+            Some(code),
+            "{path}: {}",
+            r.text
+        );
+    }
+    let (st, v) = s.get("/v1/requests?status=approved", &kel).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        v["items"].as_array().map(Vec::len),
+        Some(0),
+        "the filter applies: {v}"
+    );
+}
+
 /// A JSON body sent as another media type, or without a `Content-Type`, is refused with 415
 /// `UNSUPPORTED_MEDIA_TYPE` and creates nothing; JSON types with a UTF-8 charset are fine.
 #[tokio::test]
@@ -566,6 +618,60 @@ async fn a_decision_before_the_survey_is_an_invalid_transition() {
     assert_eq!(v["status"], "submitted");
     let (_, h) = s.get(&format!("/v1/requests/{id}/history"), &dinas).await;
     assert_eq!(h.as_array().map(Vec::len), Some(1), "{h}");
+}
+
+/// A survey due time in the past or more than 90 days ahead (a wrong year) is refused and the
+/// request stays submitted; one within the window is taken.
+#[tokio::test]
+async fn a_survey_due_time_outside_the_window_is_refused() {
+    let s = Server::start();
+    let kel = s.kelurahan_token(KEL_A);
+    let dinas = s.dinas_token();
+    let id = s.submit_ok(&kel, &submit_body(KEL_A)).await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let path = format!("/v1/requests/{id}/survey-assignment");
+    let now = chrono::Utc::now();
+    for (due, code) in [
+        (
+            (now - chrono::Duration::hours(1)).to_rfc3339(),
+            "DUE_AT_IN_PAST",
+        ),
+        (
+            (now + chrono::Duration::days(91)).to_rfc3339(),
+            "DUE_AT_TOO_FAR",
+        ),
+        ("9999-12-31T23:59:59-23:59".to_string(), "DUE_AT_TOO_FAR"),
+    ] {
+        let r = s
+            .post_resp(
+                &path,
+                Some(&dinas),
+                &json!({"surveyor": "surveyor-1", "due_at": due}),
+            )
+            .await;
+        r.problem(400, "VALIDATION_FAILED");
+        assert_eq!(
+            r.error_code("due_at").as_deref(),
+            Some(code),
+            "{due}: {}",
+            r.text
+        );
+    }
+    let (_, v) = s.get(&format!("/v1/requests/{id}"), &dinas).await;
+    assert_eq!(v["status"], "submitted", "nothing changed: {v}");
+
+    let due = (now + chrono::Duration::days(89)).to_rfc3339();
+    let (st, v) = s
+        .post(
+            &path,
+            &dinas,
+            &json!({"surveyor": "surveyor-1", "due_at": due}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["status"], "survey_assigned");
 }
 
 #[tokio::test]

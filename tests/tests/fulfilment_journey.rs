@@ -58,11 +58,15 @@ async fn journey(delivery: &str) {
 
     // Survey assigned → the surveyor's phone (recorded by `basoka token --phone`), with the
     // due time in WIB: 10:00 UTC is 17:00 WIB.
+    let due = format!(
+        "{}T10:00:00Z",
+        (chrono::Utc::now() + chrono::Duration::days(3)).date_naive()
+    );
     let (st, v) = s
         .post(
             &format!("/v1/requests/{id}/survey-assignment"),
             &c.dinas,
-            &json!({"surveyor": Cast::SURVEYOR, "due_at": "2030-01-15T10:00:00Z"}),
+            &json!({"surveyor": Cast::SURVEYOR, "due_at": due}),
         )
         .await;
     assert_eq!(st, 200, "assign the survey: {v}");
@@ -78,7 +82,7 @@ async fn journey(delivery: &str) {
     assert_timed_sms(&assigned, &code, &secrets);
     assert!(
         has_clock(&assigned.text, "17:00"),
-        "the due time 2030-01-15T10:00Z is 17:00 WIB: {}",
+        "the due time {due} is 17:00 WIB: {}",
         assigned.text
     );
 

@@ -154,6 +154,60 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     }
 }
 
+/// The query parameters of a request, checked against the names its route knows.
+///
+/// An unknown name (a typo such as `?stauts=submitted`) or a name given twice is a 400
+/// naming it (`FIELD_UNKNOWN`, `FIELD_REPEATED`), so that a filter is never dropped without
+/// a word, which for a list would answer everything instead of what was asked.
+#[derive(Debug, Default)]
+pub struct QueryParams(Vec<(String, String)>);
+
+impl QueryParams {
+    /// Checks `pairs` against `known`.
+    pub fn checked(pairs: Vec<(String, String)>, known: &[&str]) -> Result<QueryParams, AppError> {
+        let mut errors = Vec::new();
+        for (n, (name, _)) in pairs.iter().enumerate() {
+            if !known.contains(&name.as_str()) {
+                errors.push(shared::validation::FieldError::new(
+                    name.clone(),
+                    "FIELD_UNKNOWN",
+                    Text::new(
+                        format!(
+                            "Parameter ini tidak dikenal; yang dikenal: {}.",
+                            known.join(", ")
+                        ),
+                        format!("Unknown parameter; known: {}.", known.join(", ")),
+                    ),
+                ));
+            } else if pairs[..n].iter().any(|(earlier, _)| earlier == name)
+                && !errors.iter().any(|e| e.field == *name)
+            {
+                errors.push(shared::validation::FieldError::new(
+                    name.clone(),
+                    "FIELD_REPEATED",
+                    Text::fixed(
+                        "Parameter ini diberikan lebih dari sekali; berikan sekali saja.",
+                        "This parameter is given more than once; give it once.",
+                    ),
+                ));
+            }
+        }
+        if errors.is_empty() {
+            Ok(QueryParams(pairs))
+        } else {
+            Err(AppError::Validation(errors))
+        }
+    }
+
+    /// The value of `name`, if given.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// Middleware for the local runner: verifies `Authorization: Bearer <HS256 token>` and
 /// attaches the [`Caller`]; on failure attaches the reason (routes that need a caller answer
 /// 401, open routes do not care).
@@ -420,6 +474,37 @@ mod tests {
         let (status, _, json) = call(echo(), post(None, "")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(json["code"], "MALFORMED_BODY");
+    }
+
+    #[test]
+    fn unknown_and_repeated_query_parameters_are_named() {
+        let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let ok = QueryParams::checked(pairs(&[("status", "submitted")]), &["status", "limit"])
+            .expect("known");
+        assert_eq!(ok.get("status"), Some("submitted"));
+        assert_eq!(ok.get("limit"), None);
+        let err = QueryParams::checked(
+            pairs(&[
+                ("stauts", "x"),
+                ("limit", "1"),
+                ("limit", "2"),
+                ("limit", "3"),
+            ]),
+            &["status", "limit"],
+        )
+        .unwrap_err();
+        let AppError::Validation(errors) = err else {
+            panic!("{err:?}")
+        };
+        let got: Vec<_> = errors.iter().map(|e| (e.field.as_str(), e.code)).collect();
+        assert_eq!(
+            got,
+            [("stauts", "FIELD_UNKNOWN"), ("limit", "FIELD_REPEATED")]
+        );
     }
 
     #[tokio::test]

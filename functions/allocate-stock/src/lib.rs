@@ -12,7 +12,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use basoka_web::{ApiError, AuthCaller, ClientLang, JsonBody, Problem};
+use basoka_web::{ApiError, AuthCaller, ClientLang, JsonBody, Problem, QueryParams};
 use shared::AppError;
 use shared::events::Event;
 use shared::fulfilment::{self, FulfilDeps, ReceiptView, ShipmentPage};
@@ -68,8 +68,13 @@ fn json_with(status: StatusCode, body: String, replayed: bool) -> Response {
 /// Query parameters as received (unknown ones ignored).
 type Params = Query<Vec<(String, String)>>;
 
-fn param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    q.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+/// The query of a route that knows the parameters `known` (see [`QueryParams`]).
+fn query(
+    q: Vec<(String, String)>,
+    known: &[&str],
+    lang: shared::i18n::Lang,
+) -> Result<QueryParams, ApiError> {
+    QueryParams::checked(q, known).map_err(|e| ApiError::new(e, lang))
 }
 
 fn idempotency_key(
@@ -228,7 +233,8 @@ async fn stock_levels(
     ClientLang(lang): ClientLang,
     Query(q): Params,
 ) -> Result<Json<Vec<StockLevel>>, ApiError> {
-    fulfilment::stock_levels(&deps, &caller, param(&q, "warehouse"))
+    let q = query(q, &["warehouse"], lang)?;
+    fulfilment::stock_levels(&deps, &caller, q.get("warehouse"))
         .await
         .map(Json)
         .map_err(err(lang))
@@ -244,7 +250,8 @@ async fn ledger(
     ClientLang(lang): ClientLang,
     Query(q): Params,
 ) -> Result<Json<Vec<LedgerEntry>>, ApiError> {
-    fulfilment::ledger(&deps, &caller, param(&q, "warehouse"), param(&q, "sku"))
+    let q = query(q, &["warehouse", "sku"], lang)?;
+    fulfilment::ledger(&deps, &caller, q.get("warehouse"), q.get("sku"))
         .await
         .map(Json)
         .map_err(err(lang))
@@ -405,12 +412,13 @@ async fn list_shipments(
     ClientLang(lang): ClientLang,
     Query(q): Params,
 ) -> Result<Json<ShipmentPage>, ApiError> {
+    let q = query(q, &["status", "limit", "cursor"], lang)?;
     fulfilment::shipments(
         &deps,
         &caller,
-        param(&q, "status"),
-        param(&q, "limit"),
-        param(&q, "cursor"),
+        q.get("status"),
+        q.get("limit"),
+        q.get("cursor"),
     )
     .await
     .map(Json)

@@ -11,7 +11,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use basoka_web::{ApiError, AuthCaller, ClientLang, JsonBody, Problem};
+use basoka_web::{ApiError, AuthCaller, ClientLang, JsonBody, Problem, QueryParams};
 use shared::ports::Deps;
 use shared::request::{HistoryEntry, RequestPage, RequestView};
 use shared::usecases::{self, ListParams};
@@ -191,16 +191,14 @@ async fn list(
     ClientLang(lang): ClientLang,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Json<RequestPage>, ApiError> {
-    let mut params = ListParams::default();
-    for (k, v) in q {
-        match k.as_str() {
-            "status" => params.status = Some(v),
-            "kelurahan_code" => params.kelurahan_code = Some(v),
-            "limit" => params.limit = Some(v),
-            "cursor" => params.cursor = Some(v),
-            _ => {}
-        }
-    }
+    let q = QueryParams::checked(q, &["status", "kelurahan_code", "limit", "cursor"])
+        .map_err(|e| ApiError::new(e, lang))?;
+    let params = ListParams {
+        status: q.get("status").map(str::to_string),
+        kelurahan_code: q.get("kelurahan_code").map(str::to_string),
+        limit: q.get("limit").map(str::to_string),
+        cursor: q.get("cursor").map(str::to_string),
+    };
     usecases::list(&deps, &caller, &params)
         .await
         .map(Json)

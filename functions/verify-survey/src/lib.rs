@@ -36,7 +36,7 @@ pub fn router() -> OpenApiRouter<Arc<Deps>> {
 pub struct AssignmentBody {
     /// The surveyor's `sub` (user id).
     surveyor: String,
-    /// RFC 3339; not in the past.
+    /// RFC 3339; not in the past, at most 90 days ahead (`DUE_AT_TOO_FAR`).
     due_at: Option<String>,
 }
 
@@ -214,14 +214,12 @@ async fn report_summary(
     headers: HeaderMap,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let mut params = SummaryParams::default();
-    for (k, v) in q {
-        match k.as_str() {
-            "from" => params.from = Some(v),
-            "to" => params.to = Some(v),
-            _ => {}
-        }
-    }
+    let q =
+        basoka_web::QueryParams::checked(q, &["from", "to"]).map_err(|e| ApiError::new(e, lang))?;
+    let params = SummaryParams {
+        from: q.get("from").map(str::to_string),
+        to: q.get("to").map(str::to_string),
+    };
     let summary = reports::summary(&deps, &caller, &params)
         .await
         .map_err(|e| ApiError::new(e, lang))?;
