@@ -16,6 +16,12 @@ use crate::i18n::Text;
 use crate::validation::{Errors, FieldError, Invalid};
 
 const REQUIRED: Invalid = Invalid::new("FIELD_REQUIRED", "Wajib diisi.", "Required.");
+/// Zero-width characters that copy and paste from chat apps and word processors leave around
+/// text: a field holding only these is empty.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
+}
+
 const NOT_TEXT: Invalid = Invalid::new(
     "FIELD_NOT_STRING",
     "Harus berupa teks (string JSON), bukan angka atau objek.",
@@ -191,7 +197,9 @@ impl<'a> Input<'a> {
         self.errors.push(error);
     }
 
-    /// A string, trimmed; `max` characters at most. Empty counts as absent.
+    /// A string, trimmed (also of zero-width characters); `max` characters at most. Empty (or
+    /// only invisible characters) counts as absent; control characters other than line breaks
+    /// and tabs are refused, as they would reach SMS, CSV reports and terminals.
     pub fn text(&mut self, path: &str, max: usize, required: bool) -> Option<String> {
         match self.lookup(path) {
             None => {
@@ -201,11 +209,24 @@ impl<'a> Input<'a> {
                 None
             }
             Some(Value::String(s)) => {
-                let t = s.trim();
+                let t = s.trim_matches(|c: char| c.is_whitespace() || is_invisible(c));
                 if t.is_empty() {
                     if required {
                         self.required(path);
                     }
+                    None
+                } else if t
+                    .chars()
+                    .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+                {
+                    self.errors.push(FieldError::new(
+                        path,
+                        "FIELD_CONTROL_CHARACTER",
+                        Text::fixed(
+                            "Berisi karakter kendali yang tidak terlihat (mis. dari salin-tempel); ketik ulang isian ini.",
+                            "Contains an invisible control character (e.g. from copy and paste); type this field again.",
+                        ),
+                    ));
                     None
                 } else if t.chars().count() > max {
                     self.errors.push(FieldError::new(
@@ -380,6 +401,34 @@ mod tests {
                 ("n".to_string(), "FIELD_NOT_INTEGER"),
                 ("t".to_string(), "FIELD_NOT_TIMESTAMP"),
                 ("x.y".to_string(), "FIELD_REQUIRED"),
+            ]
+        );
+    }
+
+    #[test]
+    fn invisible_characters_are_trimmed_and_control_characters_refused() {
+        let body = json!({
+            "a": "\u{200B}\u{FEFF} ",
+            "b": "\u{FEFF}Siti Aminah\u{200B}",
+            "c": "Baris satu\r\nbaris\tdua",
+            "d": "Siti\u{0}Aminah",
+            "e": "\u{1b}[31mmerah"
+        });
+        let mut i = Input::new(&body).unwrap();
+        assert_eq!(i.text("a", 50, true), None);
+        assert_eq!(i.text("b", 50, true).as_deref(), Some("Siti Aminah"));
+        assert_eq!(
+            i.text("c", 50, true).as_deref(),
+            Some("Baris satu\r\nbaris\tdua")
+        );
+        assert_eq!(i.text("d", 50, true), None);
+        assert_eq!(i.text("e", 50, false), None);
+        assert_eq!(
+            fields(i.finish().unwrap_err()),
+            vec![
+                ("a".to_string(), "FIELD_REQUIRED"),
+                ("d".to_string(), "FIELD_CONTROL_CHARACTER"),
+                ("e".to_string(), "FIELD_CONTROL_CHARACTER"),
             ]
         );
     }
