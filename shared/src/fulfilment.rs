@@ -19,8 +19,9 @@ use crate::auth::{Caller, Role};
 use crate::error::AppError;
 use crate::events::{Event, EventKind, RequestRef, ShortItem, SkuQuantity};
 use crate::fulfilment_ports::{
-    Allocation, AllocationFacts, AllocationReads, AllocationStatus, Expect, LedgerEntry, Receipt,
-    ReceiptRef, Shipment, ShipmentLine, ShipmentStatus, StockStore, StockWrite,
+    Allocation, AllocationFacts, AllocationReads, AllocationStatus, Expect, LedgerEntry,
+    LowStockWatch, Receipt, ReceiptRef, Shipment, ShipmentLine, ShipmentStatus, StockStore,
+    StockWrite,
 };
 use crate::household::Urgency;
 use crate::i18n::Text;
@@ -158,53 +159,49 @@ pub fn levels_of(
         .collect()
 }
 
-/// `StockLow` events for the items whose available stock falls from at or above the threshold
-/// to below it with this change (`delta` per item, negative for less available).
-///
-/// The totals saturate instead of failing: that is exact for the one question asked (does
-/// available stock cross the threshold?), since a total beyond `u64` is above any threshold
-/// before and after any one change, and an event is only written for a total below it. So an
-/// allocation never fails, nor wraps into a false alert, over lots however large.
-fn low_stock_events(
+/// The low-stock bookkeeping for a write that changes the available stock of the items in
+/// `delta` (negative for less available): an item that loses stock gets a watch that may
+/// alert (`StockLow`), one that gains stock a watch that may only clear the alert. Whether it
+/// alerts is decided by the store from the stock as committed, not from `lots` as this
+/// writer read them (see [`LowStockWatch`]); an item with no threshold is not watched.
+fn low_stock_watches(
     deps: &FulfilDeps,
     warehouse: &WarehouseCode,
     items: &[Item],
-    lots: &[Lot],
     delta: &BTreeMap<Sku, i64>,
     at: DateTime<Utc>,
     actor: &ActorRef,
-) -> Vec<Event> {
+) -> Vec<LowStockWatch> {
     let today = deps.today();
-    let mut events = Vec::new();
-    for item in items {
-        let Some(&d) = delta.get(&item.sku) else {
-            continue;
-        };
-        let before = lots
-            .iter()
-            .filter(|l| l.sku == item.sku && l.usable_on(today))
-            .fold(0u64, |acc, l| acc.saturating_add(l.available()));
-        let after = if d >= 0 {
-            before.saturating_add(d.unsigned_abs())
-        } else {
-            before.saturating_sub(d.unsigned_abs())
-        };
-        if before >= item.low_threshold && after < item.low_threshold {
-            events.push(warehouse_event(
-                deps,
-                at,
-                actor,
-                EventKind::StockLow {
-                    warehouse: warehouse.as_str().to_string(),
-                    sku: item.sku.as_str().to_string(),
-                    unit: item.unit.clone(),
-                    available: after,
-                    threshold: item.low_threshold,
-                },
-            ));
-        }
-    }
-    events
+    items
+        .iter()
+        .filter(|item| item.low_threshold > 0)
+        .filter_map(|item| {
+            let d = *delta.get(&item.sku)?;
+            let alert = (d < 0).then(|| {
+                warehouse_event(
+                    deps,
+                    at,
+                    actor,
+                    EventKind::StockLow {
+                        warehouse: warehouse.as_str().to_string(),
+                        sku: item.sku.as_str().to_string(),
+                        unit: item.unit.clone(),
+                        // Set by the store to the level it measures.
+                        available: 0,
+                        threshold: item.low_threshold,
+                    },
+                )
+            });
+            (d != 0).then(|| LowStockWatch {
+                warehouse: warehouse.clone(),
+                sku: item.sku.clone(),
+                threshold: item.low_threshold,
+                today,
+                alert,
+            })
+        })
+        .collect()
 }
 
 /// `GET /v1/stock?warehouse=` — gudang, dinas.
@@ -663,6 +660,9 @@ pub async fn receive(
         reference: reference.clone(),
         received_at: now,
     };
+    // Stock came in: an item back at or above its threshold may alert again when it falls.
+    let gained: BTreeMap<Sku, i64> = totals.keys().map(|sku| (sku.clone(), 1)).collect();
+    let low_stock = low_stock_watches(deps, &warehouse, &items, &gained, now, &actor);
     let event = warehouse_event(
         deps,
         now,
@@ -690,6 +690,7 @@ pub async fn receive(
             created_at: now,
         }),
         receipt: Some(guard.clone()),
+        low_stock,
         ..StockWrite::default()
     };
     match deps.stock.apply(write).await {
@@ -904,7 +905,8 @@ pub async fn adjust(
             .try_fold(0i64, |acc, e| acc.checked_add(e.delta_on_hand))
             .ok_or(OutOfRange)?;
         let delta_map = BTreeMap::from([(sku.clone(), usable_delta)]);
-        let mut events = vec![warehouse_event(
+        let low_stock = low_stock_watches(deps, &warehouse, &items, &delta_map, now, &actor);
+        let events = vec![warehouse_event(
             deps,
             now,
             &actor,
@@ -915,9 +917,6 @@ pub async fn adjust(
                 available_delta: usable_delta,
             },
         )];
-        events.extend(low_stock_events(
-            deps, &warehouse, &items, &lots, &delta_map, now, &actor,
-        ));
         // The answer (and, under a key, the stored answer): the item's stock level as this
         // adjustment leaves the lots it read.
         let item = items
@@ -940,6 +939,7 @@ pub async fn adjust(
                 ledger,
                 events,
                 idempotency,
+                low_stock,
                 ..StockWrite::default()
             })
             .await
@@ -1097,7 +1097,7 @@ pub async fn allocate(deps: &FulfilDeps, id: &RequestId) -> Result<AllocationOut
                     .iter()
                     .map(|(s, q)| Ok((s.clone(), -stock::signed(*q)?)))
                     .collect::<Result<BTreeMap<Sku, i64>, OutOfRange>>()?;
-                let mut events = vec![Event {
+                let events = vec![Event {
                     id: event_id,
                     occurred_at: now,
                     actor: actor.clone(),
@@ -1109,9 +1109,7 @@ pub async fn allocate(deps: &FulfilDeps, id: &RequestId) -> Result<AllocationOut
                         packages,
                     },
                 }];
-                events.extend(low_stock_events(
-                    deps, &warehouse, &items, &lots, &delta, now, &actor,
-                ));
+                let low_stock = low_stock_watches(deps, &warehouse, &items, &delta, now, &actor);
                 let allocation = Allocation {
                     request_id: request.id.clone(),
                     warehouse: warehouse.clone(),
@@ -1155,6 +1153,7 @@ pub async fn allocate(deps: &FulfilDeps, id: &RequestId) -> Result<AllocationOut
                     events,
                     idempotency: None,
                     receipt: None,
+                    low_stock,
                 };
                 match deps.stock.apply(write).await {
                     Ok(()) => return Ok(AllocationOutcome::Allocated),
@@ -1313,10 +1312,20 @@ pub async fn release(deps: &FulfilDeps, id: &RequestId) -> Result<bool, AppError
             }
             _ => None,
         };
+        // The units come back: an item back at or above its threshold may alert again.
+        let gained: BTreeMap<Sku, i64> = allocation
+            .takes
+            .iter()
+            .map(|t| (t.sku.clone(), 1))
+            .collect();
+        let items = deps.stock.items().await?;
+        let low_stock =
+            low_stock_watches(deps, &allocation.warehouse, &items, &gained, now, &actor);
         let write = StockWrite {
             ledger,
             allocation: Some((allocation, Expect::Status(AllocationStatus::Active))),
             shipment,
+            low_stock,
             ..StockWrite::default()
         };
         match deps.stock.apply(write).await {
@@ -1521,8 +1530,8 @@ pub async fn dispatch(
             shipment: Some((shipment.clone(), Expect::Status(ShipmentStatus::Ready))),
             request: Some((request, entry)),
             events: vec![event],
-            idempotency: None,
-            receipt: None,
+            // On hand and allocated fall together: available stock does not change.
+            ..StockWrite::default()
         };
         match deps.stock.apply(write).await {
             Ok(()) => return Ok(shipment),

@@ -232,6 +232,51 @@ pub fn reference_key(reference: &str) -> String {
         .to_lowercase()
 }
 
+/// Low-stock bookkeeping a stock write carries for one item it changes.
+///
+/// The question "did available stock fall below the threshold?" cannot be answered from what
+/// the writer read: two writers that each read 50 and each take 5 both see 45 left, while
+/// together (or twenty of them) they take the item below its threshold of 10. So the store
+/// answers it from the stock as committed: after the write (in the same transaction where
+/// the engine allows it), it sums the item's usable lots (none expired on `today`) and
+///
+/// - below `threshold`, and the item not marked as alerted: marks it and writes `alert` (a
+///   `StockLow` event, its `available` set to the sum) with the mark, in one write;
+/// - below and already marked: nothing (one alert per fall, however many writers took part);
+/// - at or above `threshold`: clears the mark, so the next fall alerts again.
+///
+/// `alert` is `None` for a change that adds stock: it may clear the mark, never alert.
+/// A store that makes this bookkeeping a second write after the first (DynamoDB) never fails
+/// the committed stock write for it: a failure there is logged and costs at most that alert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LowStockWatch {
+    pub warehouse: WarehouseCode,
+    pub sku: Sku,
+    pub threshold: u64,
+    /// Lots expiring before this day are not available (a Bekasi date).
+    pub today: NaiveDate,
+    pub alert: Option<Event>,
+}
+
+impl LowStockWatch {
+    /// `alert` with its `available` set to `available`.
+    pub fn alert_at(&self, available: u64) -> Option<Event> {
+        let mut alert = self.alert.clone()?;
+        if let crate::events::EventKind::StockLow { available: a, .. } = &mut alert.kind {
+            *a = available;
+        }
+        Some(alert)
+    }
+
+    /// The item's available stock in `lots` (the warehouse's lots): its usable lots, summed
+    /// saturating (a sum beyond `u64` is above any threshold either way).
+    pub fn available_in(&self, lots: &[Lot]) -> u64 {
+        lots.iter()
+            .filter(|l| l.sku == self.sku && l.usable_on(self.today))
+            .fold(0u64, |acc, l| acc.saturating_add(l.available()))
+    }
+}
+
 /// Every stock operation, as one all-or-nothing write.
 #[derive(Debug, Clone, Default)]
 pub struct StockWrite {
@@ -251,6 +296,8 @@ pub struct StockWrite {
     /// that reference (by [`ReceiptRef::key`]), else [`StoreError::ReceiptReferenceTaken`].
     /// Only receipts carry one (adjustments and the rest never do).
     pub receipt: Option<ReceiptRef>,
+    /// Low-stock bookkeeping for the items this write changes (see [`LowStockWatch`]).
+    pub low_stock: Vec<LowStockWatch>,
 }
 
 /// Stock, packages, allocations and shipments.

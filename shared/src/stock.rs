@@ -33,12 +33,14 @@ pub const DEFAULT_PACKAGE: &str = "PAKET-SEMBAKO";
 /// | write | items | worst case |
 /// |---|---|---|
 /// | receipt | idempotency 1 + delivery note 1 + lots L + ledger L + markers L + event 1 = 3L + 3 | 78 |
-/// | allocation | request 1 + history 1 + allocation 1 + shipment 1 + lots T + ledger T + allocated event 1 + low-stock events (one per item, at most T) = 5 + 3T | 80 |
+/// | allocation | request 1 + history 1 + allocation 1 + shipment 1 + lots T + ledger T + allocated event 1 = 5 + 2T | 55 |
 /// | dispatch | request 1 + history 1 + allocation 1 + shipment 1 + lots T + ledger T + event 1 = 5 + 2T | 55 |
 /// | release | allocation 1 + shipment 1 + lots T + ledger T = 2 + 2T | 52 |
-/// | adjustment | lots T + ledger T + adjusted event 1 + low-stock event 1 = 2T + 2 | 52 |
+/// | adjustment | lots T + ledger T + adjusted event 1 = 2T + 1 | 51 |
 ///
-/// so the largest write uses 80 of the 100 items, with a fifth to spare.
+/// so the largest write uses 78 of the 100 items, with a fifth to spare. (A low-stock alert
+/// is a write of its own after the stock write: a mark and an event, see
+/// `crate::fulfilment_ports::LowStockWatch`.)
 pub const MAX_LINES: usize = 25;
 
 /// The most lots one stock write may touch: an allocation's takes (and so its dispatch and

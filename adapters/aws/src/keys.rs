@@ -153,6 +153,10 @@ pub fn lot_prefix(sku: &str) -> String {
 pub fn lot_sk(sku: &str, lot_id: &str) -> String {
     format!("LOT#{sku}#{lot_id}")
 }
+/// The mark of an item alerted as low (under [`stock_pk`]; outside the `LOT#` prefix).
+pub fn low_stock_sk(sku: &str) -> String {
+    format!("LOW#{sku}")
+}
 pub fn ledger_pk(warehouse: &str, sku: &str) -> String {
     format!("LEDGER#{warehouse}#{sku}")
 }

@@ -39,8 +39,8 @@
 //! with two rules, the same on both backends: at most `shared::stock::MAX_LINES` (25) lines
 //! per receipt or package, and at most `shared::stock::MAX_LOTS_PER_WRITE` (25) lots per
 //! write. The worst cases (the table with the arithmetic is in `shared::stock::MAX_LINES`):
-//! a receipt 3 × 25 + 3 = 78 items, an allocation 5 + 3 × 25 = 80 (with a low-stock event per
-//! item), a dispatch 55, a release 52, an adjustment 52, a handover 8.
+//! a receipt 3 × 25 + 3 = 78 items, an allocation or a dispatch 5 + 2 × 25 = 55, a release 52,
+//! an adjustment 51, a handover 8.
 //!
 //! *Allocations spanning many lots*: the planner stops at 25 lots; an approval whose
 //! earliest-expiry plan needs more is waitlisted with the reason (the stock is there but
@@ -49,6 +49,18 @@
 //! allocations have used the small early lots, or after the warehouse consolidated them
 //! (adjustments write the fragments off, at most 25 lots each, and a receipt brings the same
 //! quantity back as one lot).
+//!
+//! # Low-stock alerts
+//!
+//! A write's [`shared::fulfilment_ports::LowStockWatch`]es are done after its transaction
+//! commits, each item on its own: its lots (a strongly consistent `Query`) and its mark
+//! (`PK = STOCK#<warehouse>`, `SK = LOW#<sku>`, a `GetItem`) read at once; below the threshold
+//! and unmarked, the mark (`attribute_not_exists`) and the `StockLow` event are one
+//! transaction, so of the writers that find the item low only one alerts; at or above it, a
+//! mark is deleted. The last writer of a fall reads the stock after every write before it
+//! committed, so a fall is never missed (which a check against the stock the writer read
+//! before could not promise). A failure here is logged, never returned: the stock write has
+//! committed, and a retry of it would apply it twice.
 //!
 //! Should a write still need more than 100 items (a bug, or an allocation written before these
 //! limits), it is refused before anything is sent with `StoreError::TooLarge`, which the use
@@ -61,8 +73,8 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use shared::RequestId;
 use shared::fulfilment_ports::{
-    Allocation, AllocationReads, AllocationStatus, Expect, LedgerEntry, ReceiptRef, Shipment,
-    ShipmentStatus, StockStore, StockWrite,
+    Allocation, AllocationReads, AllocationStatus, Expect, LedgerEntry, LowStockWatch, ReceiptRef,
+    Shipment, ShipmentStatus, StockStore, StockWrite,
 };
 use shared::ports::{Page, StoreError};
 use shared::stock::{Item as CatalogItem, Lot, Package, Sku, WarehouseCode};
@@ -338,6 +350,57 @@ impl DynamoStore {
         Ok(actions)
     }
 
+    /// One [`LowStockWatch`] after its write committed (see the module documentation).
+    /// Failures are logged: the write they follow stands.
+    async fn low_stock_bookkeeping(&self, watch: &LowStockWatch) {
+        if let Err(e) = self.try_low_stock_bookkeeping(watch).await {
+            tracing::error!(
+                warehouse = watch.warehouse.as_str(),
+                sku = watch.sku.as_str(),
+                error = %e,
+                "low-stock check after a stock write failed; this change sends no alert"
+            );
+        }
+    }
+
+    async fn try_low_stock_bookkeeping(&self, watch: &LowStockWatch) -> Result<(), StoreError> {
+        let pk = keys::stock_pk(watch.warehouse.as_str());
+        let sk = keys::low_stock_sk(watch.sku.as_str());
+        let (lots, mark) = tokio::join!(
+            self.lots(&watch.warehouse, Some(std::slice::from_ref(&watch.sku))),
+            self.get_item(&pk, &sk)
+        );
+        let (available, marked) = (watch.available_in(&lots?), mark?.is_some());
+        if available >= watch.threshold {
+            if marked {
+                self.commit(vec![Action::delete(key(&pk, &sk))])
+                    .await
+                    .map_err(Failure::into_store_error)?;
+            }
+            return Ok(());
+        }
+        let Some(alert) = watch.alert_at(available).filter(|_| !marked) else {
+            return Ok(());
+        };
+        let mut mark = item(&pk, &sk, "low_stock_mark");
+        mark.insert("alerted_at".into(), s(time_text(&alert.occurred_at)));
+        mark.insert("event_id".into(), s(alert.id.as_str().to_string()));
+        let actions = vec![
+            Action::put(mark)
+                .when("attribute_not_exists(PK)")
+                .or_fail(Why::State),
+            outbox_action(self, &alert)?,
+        ];
+        match self.commit(actions).await {
+            // Another writer found the item low a moment ago and alerted: one alert per fall.
+            Ok(())
+            | Err(Failure::Condition {
+                why: Why::State, ..
+            }) => Ok(()),
+            Err(e) => Err(e.into_store_error()),
+        }
+    }
+
     async fn catalog<T: serde::de::DeserializeOwned>(
         &self,
         prefix: &str,
@@ -550,7 +613,13 @@ impl StockStore for DynamoStore {
     async fn apply(&self, write: StockWrite) -> Result<(), StoreError> {
         let actions = self.stock_actions(&write)?;
         match self.commit(actions).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                // Committed: the low-stock bookkeeping reads what this write left.
+                for watch in &write.low_stock {
+                    self.low_stock_bookkeeping(watch).await;
+                }
+                Ok(())
+            }
             Err(Failure::Condition {
                 why: Why::ReceiptReference,
                 old,

@@ -673,8 +673,7 @@ pub fn allocation_write(
         shipment: Some((shipment.clone(), Expect::Absent)),
         request: Some((request.clone(), entry)),
         events: vec![event],
-        idempotency: None,
-        receipt: None,
+        ..StockWrite::default()
     };
     (write, allocation, shipment)
 }
@@ -736,8 +735,7 @@ pub fn dispatch_write(
         shipment: Some((shipment.clone(), Expect::Status(ShipmentStatus::Ready))),
         request: Some((request.clone(), entry)),
         events: vec![event],
-        idempotency: None,
-        receipt: None,
+        ..StockWrite::default()
     };
     (write, allocation, shipment)
 }

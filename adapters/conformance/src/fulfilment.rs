@@ -14,8 +14,8 @@ use chrono::Duration;
 use shared::Status;
 use shared::events::{Event, EventKind};
 use shared::fulfilment_ports::{
-    Allocation, AllocationFacts, AllocationStatus, Expect, LedgerEntry, Shipment, ShipmentStatus,
-    StockWrite,
+    Allocation, AllocationFacts, AllocationStatus, Expect, LedgerEntry, LowStockWatch, Shipment,
+    ShipmentStatus, StockWrite,
 };
 use shared::ports::StoreError;
 use shared::request::AidRequest;
@@ -832,6 +832,118 @@ pub async fn concurrent_allocations_never_oversell(p: &Ports) {
             );
         }
     }
+}
+
+/// The low-stock bookkeeping of a stock write (`LowStockWatch`) for `item` (threshold 10):
+/// a watch that may alert when `falls`, one that may only clear the mark otherwise.
+fn watch(item: &str, falls: bool, at: chrono::DateTime<chrono::Utc>) -> LowStockWatch {
+    LowStockWatch {
+        warehouse: warehouse(),
+        sku: sku(item),
+        threshold: 10,
+        today: date("2026-12-04"),
+        alert: falls.then(|| stock_low(item, 0, at)),
+    }
+}
+
+/// The `StockLow` events in the outbox, as `(sku, available)`.
+async fn low_alerts(p: &Ports) -> Vec<(String, u64)> {
+    all_events(p)
+        .await
+        .into_iter()
+        .filter_map(|o| match o.event.kind {
+            EventKind::StockLow { sku, available, .. } => Some((sku, available)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A fall below the threshold alerts once, measured on the stock as committed: 25 writers
+/// that each read 50 and take 2 (each alone leaving 48) alert exactly once between them; a
+/// write while the item is still low (also one bringing in only expired stock) does not
+/// alert again; a receipt back above the threshold clears the mark, and the next fall alerts
+/// with the exact level.
+pub async fn low_stock_alerts_once_per_fall(p: &Ports) {
+    let (mut write, ids) = receipt(&warehouse(), &[("BERAS", 50, None)], at(0));
+    write.low_stock = vec![watch("BERAS", false, at(0))];
+    apply(p, "receipt of 50", write).await;
+    let lot_id = ids[0].clone();
+    assert_eq!(low_alerts(p).await, [], "50 is not low");
+
+    let barrier = Arc::new(tokio::sync::Barrier::new(25));
+    let tasks: Vec<_> = (0..25)
+        .map(|i| {
+            let (stock, barrier) = (Arc::clone(&p.stock), Arc::clone(&barrier));
+            let mut write = adjustment(&warehouse(), &lot_id, "BERAS", -2, at(10 + i));
+            write.low_stock = vec![watch("BERAS", true, at(10 + i))];
+            tokio::spawn(async move {
+                barrier.wait().await;
+                stock.apply(write).await
+            })
+        })
+        .collect();
+    for t in tasks {
+        must(
+            "an adjustment of -2",
+            t.await.expect("adjustment task panicked"),
+        );
+    }
+    assert_eq!(lot(p, &lot_id).await.on_hand, 0);
+    let alerts = low_alerts(p).await;
+    assert_eq!(
+        alerts.len(),
+        1,
+        "25 concurrent writes taking the item from 50 to 0 alert exactly once: {alerts:?}"
+    );
+    assert!(
+        alerts[0].1 < 10,
+        "the alert tells a level below 10: {alerts:?}"
+    );
+
+    // Still low: a receipt of expired stock only (it cannot be allocated) changes nothing,
+    // nor does another fall.
+    let (mut write, _) = receipt(
+        &warehouse(),
+        &[("BERAS", 1000, Some(date("2026-12-03")))],
+        at(100),
+    );
+    write.low_stock = vec![watch("BERAS", false, at(100))];
+    apply(p, "receipt of expired stock", write).await;
+    let (mut write, fresh) = receipt(&warehouse(), &[("BERAS", 3, None)], at(101));
+    write.low_stock = vec![watch("BERAS", false, at(101))];
+    apply(p, "receipt of 3", write).await;
+    let mut write = adjustment(&warehouse(), &fresh[0], "BERAS", -1, at(102));
+    write.low_stock = vec![watch("BERAS", true, at(102))];
+    apply(p, "adjustment while low", write).await;
+    assert_eq!(
+        low_alerts(p).await.len(),
+        1,
+        "no second alert while still low"
+    );
+
+    // Restocked above the threshold, then a fall: a second alert, with the level it left.
+    let (mut write, _) = receipt(&warehouse(), &[("BERAS", 100, None)], at(200));
+    write.low_stock = vec![watch("BERAS", false, at(200))];
+    apply(p, "restock of 100", write).await;
+    assert_eq!(low_alerts(p).await.len(), 1, "a receipt never alerts");
+    let mut write = adjustment(&warehouse(), &fresh[0], "BERAS", -2, at(201));
+    write.low_stock = vec![watch("BERAS", true, at(201))];
+    apply(p, "a fall that stays above", write).await;
+    assert_eq!(low_alerts(p).await.len(), 1, "102 - 2 = 100 is not low");
+    let lots_now = lots(p, &warehouse(), Some(&["BERAS"])).await;
+    let big = lots_now
+        .iter()
+        .find(|l| l.on_hand == 100)
+        .expect("the lot of 100")
+        .lot_id
+        .clone();
+    let mut write = adjustment(&warehouse(), &big, "BERAS", -95, at(202));
+    write.low_stock = vec![watch("BERAS", true, at(202))];
+    apply(p, "a fall to 5", write).await;
+    let alerts = low_alerts(p).await;
+    assert_eq!(alerts.len(), 2, "the next fall alerts again: {alerts:?}");
+    assert_eq!(alerts[1], ("BERAS".to_string(), 5), "with the exact level");
+    assert_ledger_adds_up(p, &warehouse(), &["BERAS"]).await;
 }
 
 /// Releasing an allocation gives the units back (allocated goes down, on hand stays), marks it

@@ -205,6 +205,7 @@ macro_rules! __with_cases {
             allocation_expected_absent_twice_is_state_conflict,
             shipment_and_allocation_change_only_from_the_expected_status,
             concurrent_allocations_never_oversell,
+            low_stock_alerts_once_per_fall,
             allocation_facts_agree_with_the_separate_reads,
             release_returns_allocated_units,
             dispatch_and_handover_move_stock_and_request,

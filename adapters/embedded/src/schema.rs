@@ -218,8 +218,22 @@ CREATE TABLE receipt_refs (
 ) WITHOUT ROWID;
 "#;
 
+/// Version 4: the items each warehouse was alerted about as low (a `StockLow` event) and
+/// that have not been back at their threshold since, so that a fall below the threshold
+/// alerts once however many writes take part in it (`shared::fulfilment_ports::LowStockWatch`).
+/// An item low before version 4 has no mark: its next fall alerts.
+const V4: &str = r#"
+CREATE TABLE low_stock_marks (
+    warehouse  TEXT NOT NULL,
+    sku        TEXT NOT NULL,
+    alerted_at TEXT NOT NULL,
+    event_id   TEXT NOT NULL,
+    PRIMARY KEY (warehouse, sku)
+) WITHOUT ROWID;
+"#;
+
 /// Every migration, in order; `MIGRATIONS[i]` goes from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

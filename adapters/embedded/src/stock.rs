@@ -33,7 +33,7 @@ use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use shared::RequestId;
 use shared::fulfilment_ports::{
     Allocation, AllocationFacts, AllocationReads, AllocationStatus, Expect, LedgerEntry,
-    ReceiptRef, Shipment, ShipmentStatus, StockStore, StockWrite,
+    LowStockWatch, ReceiptRef, Shipment, ShipmentStatus, StockStore, StockWrite,
 };
 use shared::ports::{IdempotencyRecord, Page, StoreError};
 use shared::stock::{Item, Lot, Package, Sku, WarehouseCode};
@@ -70,6 +70,10 @@ pub(crate) const CHANGE_LOT: &str = "UPDATE lots
      SET on_hand = on_hand + ?1, allocated = allocated + ?2
      WHERE lot_id = ?3 AND warehouse = ?4 AND sku = ?5
        AND allocated + ?2 >= 0 AND on_hand + ?1 >= allocated + ?2";
+/// The items of a warehouse alerted as low and not restocked since (schema version 4).
+const MARK_LOW_STOCK: &str = "INSERT INTO low_stock_marks (warehouse, sku, alerted_at, event_id)
+    VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING";
+const CLEAR_LOW_STOCK: &str = "DELETE FROM low_stock_marks WHERE warehouse = ?1 AND sku = ?2";
 pub(crate) const GET_LOT: &str = "SELECT warehouse, sku FROM lots WHERE lot_id = ?1";
 const INSERT_LOT: &str = "INSERT INTO lots (lot_id, warehouse, sku, expires_on, on_hand, allocated)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -358,6 +362,7 @@ struct WriteRows {
     shipment: Option<ShipmentRow>,
     ledger: Vec<LedgerRow>,
     events: Vec<EventRow>,
+    low_stock: Vec<LowStockWatch>,
 }
 
 impl WriteRows {
@@ -390,6 +395,7 @@ impl WriteRows {
                 .iter()
                 .map(EventRow::of)
                 .collect::<Result<_, _>>()?,
+            low_stock: w.low_stock.clone(),
         })
     }
 
@@ -424,8 +430,36 @@ impl WriteRows {
         for event in &self.events {
             event.write(tx)?;
         }
+        // After the lot changes, in the same transaction: the stock as this write leaves it,
+        // with every earlier write counted (the writer turn serialises them).
+        for watch in &self.low_stock {
+            low_stock_bookkeeping(tx, watch)?;
+        }
         Ok(())
     }
+}
+
+/// [`LowStockWatch`] on the committed lots: mark and alert once when the item is below its
+/// threshold, clear the mark when it is not.
+fn low_stock_bookkeeping(tx: &Connection, watch: &LowStockWatch) -> Result<(), DbError> {
+    let (warehouse, sku) = (watch.warehouse.as_str(), watch.sku.as_str());
+    let lots = lots_in(tx, warehouse, Some(&[sku.to_string()]))?;
+    let available = watch.available_in(&lots);
+    if available >= watch.threshold {
+        tx.prepare_cached(CLEAR_LOW_STOCK)?
+            .execute(params![warehouse, sku])?;
+    } else if let Some(alert) = watch.alert_at(available) {
+        let marked = tx.prepare_cached(MARK_LOW_STOCK)?.execute(params![
+            warehouse,
+            sku,
+            time_to_text(&alert.occurred_at),
+            alert.id.as_str(),
+        ])?;
+        if marked == 1 {
+            EventRow::of(&alert)?.write(tx)?;
+        }
+    }
+    Ok(())
 }
 
 type LotColumns = (String, String, Option<String>, i64, i64);

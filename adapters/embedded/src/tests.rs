@@ -911,12 +911,13 @@ mod fulfilment {
         }
         {
             // Opening migrates it; a request is written (its tables are still migration 1's);
-            // then what migrations 2 and 3 added is dropped again: a version 1 database with
+            // then what migrations 2 to 4 added is dropped again: a version 1 database with
             // data.
             let store = EmbeddedStore::open(dir.path()).unwrap();
             store.insert(new).await.unwrap();
             let c = conn(&store);
             for table in [
+                "low_stock_marks",
                 "receipt_refs",
                 "items",
                 "packages",
@@ -932,12 +933,12 @@ mod fulfilment {
             }
             c.pragma_update(None, "user_version", 1).unwrap();
         }
-        let store = EmbeddedStore::open(dir.path()).expect("migrate 1 -> 3");
+        let store = EmbeddedStore::open(dir.path()).expect("migrate 1 -> 4");
         let version: i64 = conn(&store)
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
         assert_eq!(version, schema::SCHEMA_VERSION);
-        assert_eq!(schema::SCHEMA_VERSION, 3);
+        assert_eq!(schema::SCHEMA_VERSION, 4);
         assert!(RequestStore::get(&store, &id).await.unwrap().is_some());
         assert!(
             store.items().await.unwrap().is_empty(),
@@ -957,15 +958,16 @@ mod fulfilment {
             let (w, ids) = receipt_of(&warehouse(), "DO-LAMA-1", &[("BERAS", 40, None)], at(0));
             store.apply(w).await.unwrap();
             let c = conn(&store);
-            c.execute_batch("DROP TABLE receipt_refs").unwrap();
+            c.execute_batch("DROP TABLE receipt_refs; DROP TABLE low_stock_marks")
+                .unwrap();
             c.pragma_update(None, "user_version", 2).unwrap();
             ids
         };
-        let store = EmbeddedStore::open(dir.path()).expect("migrate 2 -> 3");
+        let store = EmbeddedStore::open(dir.path()).expect("migrate 2 -> 4");
         let version: i64 = conn(&store)
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 3);
+        assert_eq!(version, schema::SCHEMA_VERSION);
         let lots = store.lots(&warehouse(), None).await.unwrap();
         assert_eq!(
             (lots.len(), lots[0].lot_id.as_str(), lots[0].on_hand),
