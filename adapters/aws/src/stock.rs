@@ -53,7 +53,7 @@
 //! # Low-stock alerts
 //!
 //! A write's [`shared::fulfilment_ports::LowStockWatch`]es are done after its transaction
-//! commits, each item on its own: its lots (a strongly consistent `Query`) and its mark
+//! commits, each item on its own and all at once: its lots (a strongly consistent `Query`) and its mark
 //! (`PK = STOCK#<warehouse>`, `SK = LOW#<sku>`, a `GetItem`) read at once; below the threshold
 //! and unmarked, the mark (`attribute_not_exists`) and the `StockLow` event are one
 //! transaction, so of the writers that find the item low only one alerts; at or above it, a
@@ -615,9 +615,14 @@ impl StockStore for DynamoStore {
         match self.commit(actions).await {
             Ok(()) => {
                 // Committed: the low-stock bookkeeping reads what this write left.
-                for watch in &write.low_stock {
-                    self.low_stock_bookkeeping(watch).await;
-                }
+                // The items at once: an allocation watches every item of its package.
+                futures_util::future::join_all(
+                    write
+                        .low_stock
+                        .iter()
+                        .map(|w| self.low_stock_bookkeeping(w)),
+                )
+                .await;
                 Ok(())
             }
             Err(Failure::Condition {
