@@ -17,7 +17,9 @@
 //! task per request calling `shared::fulfilment::allocate`, all released together on a
 //! multi-thread runtime, until the last one returns. Then the store is checked: outcomes,
 //! statuses as stored, allocations and shipments, every lot (allocated ≤ on hand, nothing
-//! left available) and the ledger (its sums equal the lots).
+//! left available), the ledger (its sums equal the lots) and the low-stock alerts (exactly one
+//! `StockLow` per item that ended below its threshold, though hundreds of concurrent
+//! allocations took part in each fall).
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -30,12 +32,13 @@ use basoka_bench::sys;
 use basoka_embedded::EmbeddedStore;
 use clap::Parser;
 use serde_json::{Value, json};
+use shared::events::EventKind;
 use shared::fulfilment::{self, AllocationOutcome, FulfilDeps};
 use shared::fulfilment_ports::{
     AllocationStatus, LedgerEntry, ReceiptRef, ShipmentStatus, StockStore, StockWrite,
 };
 use shared::policy::Policy;
-use shared::ports::{Clock, Deps, Ids, ListQuery, RandomIds, RequestStore, SystemClock};
+use shared::ports::{Clock, Deps, Ids, ListQuery, Outbox, RandomIds, RequestStore, SystemClock};
 use shared::request::ActorRef;
 use shared::stock::{self, DEFAULT_PACKAGE, Movement, WarehouseCode};
 use shared::usecases;
@@ -461,6 +464,21 @@ async fn one_run(args: &Args, run: usize) -> Result<RunResult, String> {
         .lots(&warehouse, None)
         .await
         .map_err(err("lots"))?;
+    // One low-stock alert per item that ended below its threshold, however many of the
+    // concurrent allocations took part in the fall.
+    let mut alerts: BTreeMap<String, usize> = BTreeMap::new();
+    for o in Outbox::pending(&store, "bench", 1_000_000)
+        .await
+        .map_err(err("outbox"))?
+    {
+        if let EventKind::StockLow { sku, .. } = o.event.kind {
+            *alerts.entry(sku).or_insert(0) += 1;
+        }
+    }
+    let thresholds: BTreeMap<String, u64> = stock::seed_items()
+        .into_iter()
+        .map(|i| (i.sku.as_str().to_string(), i.low_threshold))
+        .collect();
     let mut stock_ok = true;
     let mut stock_lines = Vec::new();
     let expect_allocated = args.packages.min(n as u64);
@@ -476,7 +494,11 @@ async fn one_run(args: &Args, run: usize) -> Result<RunResult, String> {
             .map_err(err("ledger"))?;
         let ledger_on_hand: i64 = ledger.iter().map(|e| e.delta_on_hand).sum();
         let ledger_allocated: i64 = ledger.iter().map(|e| e.delta_allocated).sum();
+        let threshold = thresholds.get(line.sku.as_str()).copied().unwrap_or(0);
+        let told = alerts.get(line.sku.as_str()).copied().unwrap_or(0);
+        let expect_told = usize::from(threshold > 0 && available < threshold);
         let ok = lots_ok
+            && told == expect_told
             && on_hand == line.quantity.get() * args.packages
             && held == line.quantity.get() * expect_allocated
             && (expect_allocated < args.packages || available == 0)
@@ -484,7 +506,7 @@ async fn one_run(args: &Args, run: usize) -> Result<RunResult, String> {
             && ledger_allocated == held as i64;
         stock_ok &= ok;
         stock_lines.push(format!(
-            "    {:<15} lots {}  on hand {:>5}  allocated {:>5}  available {:>4}  ledger Σon hand {:>5} Σallocated {:>5}  lots never below zero: {}  {}",
+            "    {:<15} lots {}  on hand {:>5}  allocated {:>5}  available {:>4}  ledger Σon hand {:>5} Σallocated {:>5}  lots never below zero: {}  low-stock alerts {told} (expected {expect_told})  {}",
             line.sku.as_str(),
             mine.len(),
             on_hand,
