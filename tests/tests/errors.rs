@@ -214,6 +214,54 @@ async fn a_misspelt_field_is_named_and_nothing_is_stored() {
     assert_eq!(s.list_all(&kel, "").await.len(), 1);
 }
 
+/// A member given twice in one object (two `head_nik`s: which one did the clerk mean?) is a
+/// 400 naming it, never the last one taken without a word; the NIKs are not echoed and
+/// nothing is stored.
+#[tokio::test]
+async fn a_member_given_twice_is_named_and_nothing_is_stored() {
+    let s = Server::start();
+    let kel = s.kelurahan_token(KEL_A);
+    let body = submit_body(KEL_A).to_string();
+    let nik = submit_body(KEL_A)["household"]["head_nik"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = "3275014101870099";
+    let raw = body.replacen(
+        "\"household\":{",
+        &format!("\"household\":{{\"head_nik\":\"{other}\","),
+        1,
+    );
+    assert_ne!(
+        raw, body,
+        "the household object is where the test expects it"
+    );
+    let raw = format!("{{\"category\":\"miskin_ekstrem\",{}", &raw[1..]);
+    let r = s
+        .send(
+            s.client()
+                .post(s.url("/v1/requests"))
+                .bearer_auth(&kel)
+                .header("Content-Type", "application/json")
+                .body(raw),
+        )
+        .await;
+    r.problem(400, "VALIDATION_FAILED");
+    assert_eq!(
+        r.error_code("household.head_nik").as_deref(),
+        Some("FIELD_REPEATED"),
+        "{}",
+        r.text
+    );
+    assert_eq!(r.error_code("category").as_deref(), Some("FIELD_REPEATED"));
+    assert!(
+        !r.text.contains(&nik) && !r.text.contains(other),
+        "no NIK echoed: {}",
+        r.text
+    );
+    assert!(s.list_all(&kel, "").await.is_empty(), "nothing stored");
+}
+
 /// A misspelt or repeated query parameter is a 400 naming it, instead of a list that quietly
 /// ignores the filter and answers everything.
 #[tokio::test]

@@ -13,6 +13,7 @@
 
 pub mod meta;
 pub mod problem;
+pub mod strict_json;
 pub mod tokens;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -23,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use shared::i18n::{Lang, Text};
 use shared::{AppError, Caller};
+use strict_json::Strict;
 
 pub use problem::{ApiError, Problem};
 pub use tokens::{TokenError, TokenVerifier};
@@ -93,6 +95,8 @@ pub fn www_authenticate(credentials_sent: bool) -> axum::http::HeaderValue {
 
 /// A JSON body, read up to [`BODY_LIMIT`]. Sent as another media type (or a body without a
 /// `Content-Type`) → 415 `UNSUPPORTED_MEDIA_TYPE`; not a JSON object → 400 `MALFORMED_BODY`;
+/// a member repeated in one object → 400 `VALIDATION_FAILED` naming each (`FIELD_REPEATED`,
+/// see [`strict_json`]);
 /// too large → 413. A leading UTF-8 byte order mark (what Windows tools such as Notepad or
 /// PowerShell 5 put before a saved body) is skipped, as RFC 8259 §8.1 allows.
 #[derive(Debug, Clone)]
@@ -147,8 +151,24 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             return Err(ApiError::new(AppError::UnsupportedMediaType, lang).into_response());
         }
         let json = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-        match serde_json::from_slice::<Value>(json) {
-            Ok(v) if v.is_object() => Ok(JsonBody(v)),
+        match strict_json::parse(json) {
+            Ok(Strict::Json(v)) if v.is_object() => Ok(JsonBody(v)),
+            Ok(Strict::Repeated(paths)) => {
+                let errors = paths
+                    .into_iter()
+                    .map(|path| {
+                        shared::validation::FieldError::new(
+                            path,
+                            "FIELD_REPEATED",
+                            Text::fixed(
+                                "Isian ini muncul lebih dari sekali dalam objek yang sama; kirim sekali saja.",
+                                "This member appears more than once in the same object; send it once.",
+                            ),
+                        )
+                    })
+                    .collect();
+                Err(ApiError::new(AppError::Validation(errors), lang).into_response())
+            }
             _ => Err(ApiError::new(AppError::MalformedBody, lang).into_response()),
         }
     }
