@@ -217,32 +217,94 @@ pub async fn stock_levels(
     Ok(levels_of(&warehouse, &items, &lots, deps.today())?)
 }
 
-/// `GET /v1/stock/ledger?warehouse=&sku=` — gudang, dinas: every movement of an item.
+/// A page of an item's ledger, oldest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LedgerPage {
+    pub items: Vec<LedgerEntry>,
+    /// For the next page (`cursor=`); absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /v1/stock/ledger?warehouse=&sku=&limit=&cursor=` — gudang, dinas: every movement of
+/// an item, oldest first, a page at a time (an item's ledger grows with every allocation).
 pub async fn ledger(
     deps: &FulfilDeps,
     caller: &Caller,
     warehouse: Option<&str>,
     sku: Option<&str>,
-) -> Result<Vec<LedgerEntry>, AppError> {
+    limit: Option<&str>,
+    cursor: Option<&str>,
+) -> Result<LedgerPage, AppError> {
     require(caller, &[Role::Gudang, Role::Dinas])?;
-    let warehouse = parse_warehouse(deps, warehouse, "warehouse")?;
+    let mut errors = Vec::new();
+    let warehouse = match parse_warehouse(deps, warehouse, "warehouse") {
+        Ok(w) => Some(w),
+        Err(AppError::Validation(v)) => {
+            errors.extend(v);
+            None
+        }
+        Err(e) => return Err(e),
+    };
     let sku = match sku.map(str::trim).filter(|s| !s.is_empty()) {
         None => {
-            return Err(validation(
+            errors.push(FieldError::new(
                 "sku",
                 "FIELD_REQUIRED",
-                "Wajib diisi.",
-                "Required.",
+                Text::fixed("Wajib diisi.", "Required."),
             ));
+            None
         }
-        Some(s) => Sku::parse(s).map_err(|e| AppError::Validation(vec![e.at("sku")]))?,
+        Some(s) => match Sku::parse(s) {
+            Ok(sku) => Some(sku),
+            Err(e) => {
+                errors.push(e.at("sku"));
+                None
+            }
+        },
     };
+    let limit = page_limit(limit, &mut errors);
     // An item that was never in the catalogue has no ledger: say so, as the adjustments and
     // receipts do, rather than answer an empty history. (A retired item keeps its ledger.)
-    if !deps.stock.items().await?.iter().any(|it| it.sku == sku) {
-        return Err(AppError::Validation(vec![sku_unknown().at("sku")]));
+    if let Some(s) = &sku
+        && !deps.stock.items().await?.iter().any(|it| &it.sku == s)
+    {
+        errors.push(sku_unknown().at("sku"));
     }
-    Ok(deps.stock.ledger(&warehouse, &sku).await?)
+    let (Some(warehouse), Some(sku), true) = (warehouse, sku, errors.is_empty()) else {
+        return Err(AppError::Validation(errors));
+    };
+    let page = deps
+        .stock
+        .ledger(
+            &warehouse,
+            &sku,
+            limit,
+            cursor.map(str::to_string).filter(|c| !c.is_empty()),
+        )
+        .await?;
+    Ok(LedgerPage {
+        items: page.items,
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// A list's `limit=`: [`crate::usecases::PAGE_DEFAULT`] when absent, else 1 to
+/// [`crate::usecases::PAGE_MAX`] (a problem pushed onto `errors` otherwise).
+fn page_limit(raw: Option<&str>, errors: &mut Vec<FieldError>) -> u32 {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => crate::usecases::PAGE_DEFAULT,
+        Some(l) => match l.parse::<u32>() {
+            Ok(n) if (1..=crate::usecases::PAGE_MAX).contains(&n) => n,
+            _ => {
+                errors.push(FieldError::new(
+                    "limit",
+                    "LIMIT_OUT_OF_RANGE",
+                    Text::fixed("limit harus 1 sampai 100.", "limit must be 1 to 100."),
+                ));
+                0
+            }
+        },
+    }
 }
 
 fn sku_unknown() -> Invalid {
@@ -1418,20 +1480,7 @@ pub async fn shipments(
             }
         },
     };
-    let limit = match limit.map(str::trim).filter(|s| !s.is_empty()) {
-        None => crate::usecases::PAGE_DEFAULT,
-        Some(l) => match l.parse::<u32>() {
-            Ok(n) if (1..=crate::usecases::PAGE_MAX).contains(&n) => n,
-            _ => {
-                errors.push(FieldError::new(
-                    "limit",
-                    "LIMIT_OUT_OF_RANGE",
-                    Text::fixed("limit harus 1 sampai 100.", "limit must be 1 to 100."),
-                ));
-                0
-            }
-        },
-    };
+    let limit = page_limit(limit, &mut errors);
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }

@@ -277,6 +277,52 @@ impl LowStockWatch {
     }
 }
 
+/// Where a page of an item's ledger ends: the item and the last entry id (entry ids are
+/// UUIDv7, so they sort by time). Opaque to clients (URL-safe base64); a cursor is only valid
+/// for the item it was made for. Both stores page the ledger by it ("entries with an id after
+/// this one, oldest first"), so neither scans what a client already read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerCursor {
+    pub after: String,
+}
+
+impl LedgerCursor {
+    const TAG: &'static str = "ledger";
+
+    pub fn encode(warehouse: &WarehouseCode, sku: &Sku, after: &str) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+            "{}|{}|{}|{after}",
+            Self::TAG,
+            warehouse.as_str(),
+            sku.as_str()
+        ))
+    }
+
+    /// The cursor `raw` of the ledger of `sku` in `warehouse`.
+    pub fn decode(raw: &str, warehouse: &WarehouseCode, sku: &Sku) -> Result<Self, StoreError> {
+        use base64::Engine;
+        let text = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(raw.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or(StoreError::InvalidCursor)?;
+        let mut parts = text.splitn(4, '|');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(Self::TAG), Some(w), Some(s), Some(after))
+                if w == warehouse.as_str()
+                    && s == sku.as_str()
+                    && uuid::Uuid::parse_str(after).is_ok() =>
+            {
+                Ok(LedgerCursor {
+                    after: after.to_string(),
+                })
+            }
+            _ => Err(StoreError::InvalidCursor),
+        }
+    }
+}
+
 /// Every stock operation, as one all-or-nothing write.
 #[derive(Debug, Clone, Default)]
 pub struct StockWrite {
@@ -320,12 +366,16 @@ pub trait StockStore: Send + Sync {
         warehouse: &WarehouseCode,
         skus: Option<&[Sku]>,
     ) -> Result<Vec<Lot>, StoreError>;
-    /// Ledger entries of a warehouse and item, oldest first.
+    /// Ledger entries of a warehouse and item, oldest first, `limit` at a time: the page
+    /// after `cursor` (a [`LedgerCursor`] from the previous page; one of another item or not
+    /// made by [`LedgerCursor::encode`] → [`StoreError::InvalidCursor`]).
     async fn ledger(
         &self,
         warehouse: &WarehouseCode,
         sku: &Sku,
-    ) -> Result<Vec<LedgerEntry>, StoreError>;
+        limit: u32,
+        cursor: Option<String>,
+    ) -> Result<Page<LedgerEntry>, StoreError>;
 
     async fn allocation(&self, request_id: &RequestId) -> Result<Option<Allocation>, StoreError>;
     async fn shipment(&self, id: &str) -> Result<Option<Shipment>, StoreError>;
@@ -430,5 +480,36 @@ mod tests {
             received_at: Utc::now(),
         };
         assert_eq!(r.key(), "do-1");
+    }
+
+    #[test]
+    fn a_ledger_cursor_is_only_valid_for_its_item() {
+        let (w, beras, mie) = (
+            WarehouseCode::default_warehouse(),
+            Sku::parse("BERAS").unwrap(),
+            Sku::parse("MIE-INSTAN").unwrap(),
+        );
+        let id = "01937a4c-0000-7000-8000-000000000001";
+        let c = LedgerCursor::encode(&w, &beras, id);
+        assert_eq!(
+            LedgerCursor::decode(&c, &w, &beras),
+            Ok(LedgerCursor { after: id.into() })
+        );
+        assert_eq!(
+            LedgerCursor::decode(&c, &w, &mie),
+            Err(StoreError::InvalidCursor)
+        );
+        for bad in [
+            "",
+            "!!",
+            "bGVkZ2Vy",
+            &LedgerCursor::encode(&w, &beras, "x' OR 1=1"),
+        ] {
+            assert_eq!(
+                LedgerCursor::decode(bad, &w, &beras),
+                Err(StoreError::InvalidCursor),
+                "{bad}"
+            );
+        }
     }
 }

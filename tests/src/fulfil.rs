@@ -292,14 +292,32 @@ pub fn level(levels: &BTreeMap<String, Value>, sku: &str) -> (i64, i64, i64) {
     (num(l, "on_hand"), num(l, "allocated"), num(l, "available"))
 }
 
-/// `GET /v1/stock/ledger?sku=SKU`: every movement of the item, oldest first.
+/// `GET /v1/stock/ledger?sku=SKU`: every movement of the item, oldest first, read page by
+/// page (100 a page) as a client does.
 pub async fn ledger(s: &Server, token: &str, sku: &str) -> Vec<Value> {
-    let path = format!("/v1/stock/ledger?sku={}", encode_query(sku));
-    let (st, v) = s.get(&path, token).await;
-    assert_eq!(st, 200, "GET {path}: {v}");
-    v.as_array()
-        .unwrap_or_else(|| panic!("GET {path} is a list: {v}"))
-        .clone()
+    let mut all = Vec::new();
+    let mut path = format!("/v1/stock/ledger?sku={}&limit=100", encode_query(sku));
+    loop {
+        let (st, v) = s.get(&path, token).await;
+        assert_eq!(st, 200, "GET {path}: {v}");
+        all.extend(
+            v["items"]
+                .as_array()
+                .unwrap_or_else(|| panic!("GET {path} is a page: {v}"))
+                .iter()
+                .cloned(),
+        );
+        match v["next_cursor"].as_str() {
+            Some(c) => {
+                path = format!(
+                    "/v1/stock/ledger?sku={}&limit=100&cursor={}",
+                    encode_query(sku),
+                    encode_query(c)
+                )
+            }
+            None => return all,
+        }
+    }
 }
 
 /// The sum of `field` over ledger entries.

@@ -338,5 +338,5 @@ async fn the_ledger_of_an_item_not_in_the_catalogue_is_an_error_naming_sku() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let (st, v) = s.get("/v1/stock/ledger?sku=GULA-PASIR", &gudang).await;
-    assert_eq!((st, v), (200, json!([])));
+    assert_eq!((st, v), (200, json!({"items": [], "next_cursor": null})));
 }

@@ -611,3 +611,84 @@ async fn allocation_takes_the_lot_that_expires_first() {
     }
     assert_ledger_matches_stock(&s, &c.gudang).await;
 }
+
+/// The ledger is read a page at a time (it grows with every allocation, for years): oldest
+/// first, `limit` entries, `next_cursor` until the last page; the pages together are the
+/// whole ledger. A cursor of another item, a made-up one and a limit out of range are 400
+/// naming the parameter.
+#[tokio::test]
+async fn the_ledger_is_read_a_page_at_a_time() {
+    let s = Server::start();
+    let gudang = s.gudang_token();
+    for n in 1..=5 {
+        let r = s
+            .post_resp(
+                "/v1/stock/adjustments",
+                Some(&gudang),
+                &json!({"warehouse": WAREHOUSE, "sku": "KECAP-MANIS", "delta": n,
+                        "reason": "Stok opname."}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let all = ledger(&s, &gudang, "KECAP-MANIS").await;
+    assert!(all.len() >= 5, "{all:?}");
+
+    let mut paged = Vec::new();
+    let mut path = "/v1/stock/ledger?sku=KECAP-MANIS&limit=2".to_string();
+    let mut first_cursor = None;
+    loop {
+        let (st, v) = s.get(&path, &gudang).await;
+        assert_eq!(st, 200, "{v}");
+        let items = v["items"].as_array().expect("items").clone();
+        assert!(items.len() <= 2 && !items.is_empty(), "{v}");
+        paged.extend(items);
+        match v["next_cursor"].as_str() {
+            Some(c) => {
+                first_cursor.get_or_insert_with(|| c.to_string());
+                path = format!("/v1/stock/ledger?sku=KECAP-MANIS&limit=2&cursor={c}");
+            }
+            None => break,
+        }
+    }
+    assert_eq!(
+        paged, all,
+        "the pages together are the whole ledger, in order"
+    );
+    let ids: Vec<&str> = paged.iter().filter_map(|e| e["id"].as_str()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted, "oldest first");
+
+    let other_item = format!(
+        "/v1/stock/ledger?sku=BERAS&cursor={}",
+        first_cursor.expect("more than one page")
+    );
+    for (path, field, code) in [
+        (other_item.as_str(), "cursor", "CURSOR_INVALID"),
+        (
+            "/v1/stock/ledger?sku=KECAP-MANIS&cursor=abc",
+            "cursor",
+            "CURSOR_INVALID",
+        ),
+        (
+            "/v1/stock/ledger?sku=KECAP-MANIS&limit=0",
+            "limit",
+            "LIMIT_OUT_OF_RANGE",
+        ),
+        (
+            "/v1/stock/ledger?sku=KECAP-MANIS&limit=101",
+            "limit",
+            "LIMIT_OUT_OF_RANGE",
+        ),
+    ] {
+        let r = s.get_resp(path, Some(&gudang)).await;
+        r.problem(400, "VALIDATION_FAILED");
+        assert_eq!(
+            r.error_code(field).as_deref(),
+            Some(code),
+            "{path}: {}",
+            r.text
+        );
+    }
+}

@@ -73,8 +73,8 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use shared::RequestId;
 use shared::fulfilment_ports::{
-    Allocation, AllocationReads, AllocationStatus, Expect, LedgerEntry, LowStockWatch, ReceiptRef,
-    Shipment, ShipmentStatus, StockStore, StockWrite,
+    Allocation, AllocationReads, AllocationStatus, Expect, LedgerCursor, LedgerEntry,
+    LowStockWatch, ReceiptRef, Shipment, ShipmentStatus, StockStore, StockWrite,
 };
 use shared::ports::{Page, StoreError};
 use shared::stock::{Item as CatalogItem, Lot, Package, Sku, WarehouseCode};
@@ -557,15 +557,26 @@ impl StockStore for DynamoStore {
         &self,
         warehouse: &WarehouseCode,
         sku: &Sku,
-    ) -> Result<Vec<LedgerEntry>, StoreError> {
-        self.query(
-            Query::table(keys::ledger_pk(warehouse.as_str(), sku.as_str())),
-            usize::MAX,
-        )
-        .await?
-        .iter()
-        .map(|i| data(i, "ledger entry"))
-        .collect()
+        limit: u32,
+        cursor: Option<String>,
+    ) -> Result<Page<LedgerEntry>, StoreError> {
+        let mut q = Query::table(keys::ledger_pk(warehouse.as_str(), sku.as_str()));
+        if let Some(c) = &cursor {
+            q = q.after(LedgerCursor::decode(c, warehouse, sku)?.after);
+        }
+        let mut items: Vec<LedgerEntry> = self
+            .query(q, limit as usize + 1)
+            .await?
+            .iter()
+            .map(|i| data(i, "ledger entry"))
+            .collect::<Result<_, _>>()?;
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next_cursor = match items.last() {
+            Some(last) if more => Some(LedgerCursor::encode(warehouse, sku, &last.id)),
+            _ => None,
+        };
+        Ok(Page { items, next_cursor })
     }
 
     async fn allocation(&self, request_id: &RequestId) -> Result<Option<Allocation>, StoreError> {

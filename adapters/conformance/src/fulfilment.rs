@@ -49,8 +49,23 @@ async fn lot(p: &Ports, lot_id: &str) -> Lot {
         .unwrap_or_else(|| panic!("lot {lot_id} must exist"))
 }
 
+/// The whole ledger of `item`, read 7 entries a page (so that the cases that move stock page
+/// it too).
 async fn ledger(p: &Ports, w: &WarehouseCode, item: &str) -> Vec<LedgerEntry> {
-    must("ledger", p.stock.ledger(w, &sku(item)).await)
+    let mut all = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = must("ledger", p.stock.ledger(w, &sku(item), 7, cursor).await);
+        assert!(
+            page.items.len() <= 7,
+            "a page holds at most `limit` entries"
+        );
+        all.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return all,
+        }
+    }
 }
 
 /// Every lot of `items` in `w` holds exactly what its ledger entries add up to, and every
@@ -944,6 +959,67 @@ pub async fn low_stock_alerts_once_per_fall(p: &Ports) {
     assert_eq!(alerts.len(), 2, "the next fall alerts again: {alerts:?}");
     assert_eq!(alerts[1], ("BERAS".to_string(), 5), "with the exact level");
     assert_ledger_adds_up(p, &warehouse(), &["BERAS"]).await;
+}
+
+/// An item's ledger pages oldest first: every entry once, in id order, `limit` at a time,
+/// the last page without a cursor (also when it is exactly full); a cursor is refused for
+/// another item or when it was not made by the store.
+pub async fn ledger_pages_oldest_first_with_item_bound_cursors(p: &Ports) {
+    let (write, ids) = receipt(&warehouse(), &[("BERAS", 100, None)], at(0));
+    apply(p, "receipt", write).await;
+    for i in 1..=9 {
+        let write = adjustment(&warehouse(), &ids[0], "BERAS", -1, at(i));
+        apply(p, "adjustment", write).await;
+    }
+    let (write, _) = receipt(&warehouse(), &[("MIE-INSTAN", 5, None)], at(20));
+    apply(p, "another item", write).await;
+
+    let all = ledger(p, &warehouse(), "BERAS").await;
+    assert_eq!(all.len(), 10, "the receipt and nine adjustments");
+    let mut sorted = all.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
+    sorted.sort();
+    assert_eq!(
+        all.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+        sorted,
+        "oldest first"
+    );
+    assert_eq!(all[0].movement, Movement::Receipt);
+
+    let beras = sku("BERAS");
+    let first = must(
+        "page 1",
+        p.stock.ledger(&warehouse(), &beras, 5, None).await,
+    );
+    assert_eq!(first.items, all[..5]);
+    let cursor = first.next_cursor.expect("more after 5 of 10");
+    let second = must(
+        "page 2",
+        p.stock
+            .ledger(&warehouse(), &beras, 5, Some(cursor.clone()))
+            .await,
+    );
+    assert_eq!(second.items, all[5..]);
+    assert_eq!(second.next_cursor, None, "an exactly full last page ends");
+
+    assert_eq!(
+        p.stock
+            .ledger(&warehouse(), &sku("MIE-INSTAN"), 5, Some(cursor))
+            .await
+            .map(|p| p.items.len()),
+        Err(StoreError::InvalidCursor),
+        "a cursor of BERAS's ledger is not one of MIE-INSTAN's"
+    );
+    for bad in ["nonsense", "", "e30"] {
+        let got = p
+            .stock
+            .ledger(&warehouse(), &beras, 5, Some(bad.to_string()))
+            .await
+            .map(|p| p.items.len());
+        assert!(
+            got == Err(StoreError::InvalidCursor) || (bad.is_empty() && got == Ok(5)),
+            "{bad:?}: {got:?}"
+        );
+    }
 }
 
 /// Releasing an allocation gives the units back (allocated goes down, on hand stays), marks it

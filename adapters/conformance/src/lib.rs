@@ -206,6 +206,7 @@ macro_rules! __with_cases {
             shipment_and_allocation_change_only_from_the_expected_status,
             concurrent_allocations_never_oversell,
             low_stock_alerts_once_per_fall,
+            ledger_pages_oldest_first_with_item_bound_cursors,
             allocation_facts_agree_with_the_separate_reads,
             release_returns_allocated_units,
             dispatch_and_handover_move_stock_and_request,

@@ -32,8 +32,8 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use shared::RequestId;
 use shared::fulfilment_ports::{
-    Allocation, AllocationFacts, AllocationReads, AllocationStatus, Expect, LedgerEntry,
-    LowStockWatch, ReceiptRef, Shipment, ShipmentStatus, StockStore, StockWrite,
+    Allocation, AllocationFacts, AllocationReads, AllocationStatus, Expect, LedgerCursor,
+    LedgerEntry, LowStockWatch, ReceiptRef, Shipment, ShipmentStatus, StockStore, StockWrite,
 };
 use shared::ports::{IdempotencyRecord, Page, StoreError};
 use shared::stock::{Item, Lot, Package, Sku, WarehouseCode};
@@ -81,7 +81,7 @@ const INSERT_LEDGER: &str = "INSERT INTO ledger
      (id, warehouse, sku, lot_id, at, delta_on_hand, delta_allocated, json)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 pub(crate) const LEDGER_OF_ITEM: &str =
-    "SELECT json FROM ledger WHERE warehouse = ?1 AND sku = ?2 ORDER BY id";
+    "SELECT json FROM ledger WHERE warehouse = ?1 AND sku = ?2 AND id > ?3 ORDER BY id LIMIT ?4";
 
 /// A warehouse's first receipt of a delivery note; no row when it was received before.
 const INSERT_RECEIPT_REF: &str = "INSERT INTO receipt_refs
@@ -631,10 +631,32 @@ impl StockStore for EmbeddedStore {
         &self,
         warehouse: &WarehouseCode,
         sku: &Sku,
-    ) -> Result<Vec<LedgerEntry>, StoreError> {
-        let (warehouse, sku) = (warehouse.as_str().to_string(), sku.as_str().to_string());
-        self.read(move |conn| all_json(conn, LEDGER_OF_ITEM, &[&warehouse, &sku], "ledger entry"))
-            .await
+        limit: u32,
+        cursor: Option<String>,
+    ) -> Result<Page<LedgerEntry>, StoreError> {
+        // The smallest text: every UUID sorts after it.
+        let after = match &cursor {
+            Some(c) => LedgerCursor::decode(c, warehouse, sku)?.after,
+            None => String::new(),
+        };
+        let (w, s) = (warehouse.as_str().to_string(), sku.as_str().to_string());
+        let mut items: Vec<LedgerEntry> = self
+            .read(move |conn| {
+                all_json(
+                    conn,
+                    LEDGER_OF_ITEM,
+                    &[&w, &s, &after, &(i64::from(limit) + 1)],
+                    "ledger entry",
+                )
+            })
+            .await?;
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next_cursor = match items.last() {
+            Some(last) if more => Some(LedgerCursor::encode(warehouse, sku, &last.id)),
+            _ => None,
+        };
+        Ok(Page { items, next_cursor })
     }
 
     async fn allocation(&self, request_id: &RequestId) -> Result<Option<Allocation>, StoreError> {

@@ -488,10 +488,19 @@ async fn one_run(args: &Args, run: usize) -> Result<RunResult, String> {
         let held: u64 = mine.iter().map(|l| l.allocated).sum();
         let available: u64 = mine.iter().map(|l| l.available()).sum();
         let lots_ok = mine.iter().all(|l| l.allocated <= l.on_hand);
-        let ledger = stock_port
-            .ledger(&warehouse, &line.sku)
-            .await
-            .map_err(err("ledger"))?;
+        let mut ledger = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = stock_port
+                .ledger(&warehouse, &line.sku, 100, cursor)
+                .await
+                .map_err(err("ledger"))?;
+            ledger.extend(page.items);
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
         let ledger_on_hand: i64 = ledger.iter().map(|e| e.delta_on_hand).sum();
         let ledger_allocated: i64 = ledger.iter().map(|e| e.delta_allocated).sum();
         let threshold = thresholds.get(line.sku.as_str()).copied().unwrap_or(0);

@@ -15,8 +15,8 @@ use axum::response::{IntoResponse, Response};
 use basoka_web::{ApiError, AuthCaller, ClientLang, JsonBody, Problem, QueryParams};
 use shared::AppError;
 use shared::events::Event;
-use shared::fulfilment::{self, FulfilDeps, ReceiptView, ShipmentPage};
-use shared::fulfilment_ports::{LedgerEntry, Shipment};
+use shared::fulfilment::{self, FulfilDeps, LedgerPage, ReceiptView, ShipmentPage};
+use shared::fulfilment_ports::Shipment;
 use shared::request::RequestView;
 use shared::stock::{Item, Package, StockLevel};
 use utoipa::{IntoParams, ToSchema};
@@ -109,7 +109,7 @@ pub struct WarehouseQuery {
     warehouse: Option<String>,
 }
 
-/// `?warehouse=&sku=`
+/// `?warehouse=&sku=&limit=&cursor=`
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
@@ -117,6 +117,10 @@ pub struct LedgerQuery {
     warehouse: Option<String>,
     /// An item of the catalogue (retired items included); another is 400 `SKU_UNKNOWN`.
     sku: String,
+    /// Entries per page, 1 to 100 (default 20).
+    limit: Option<String>,
+    /// `next_cursor` of the previous page (valid for the same item only).
+    cursor: Option<String>,
 }
 
 /// `?status=&limit=&cursor=`
@@ -240,21 +244,29 @@ async fn stock_levels(
         .map_err(err(lang))
 }
 
-/// Every movement of one item, oldest first: on hand is the sum of `delta_on_hand`.
+/// Every movement of one item, oldest first, a page at a time: on hand is the sum of
+/// `delta_on_hand` over all pages.
 #[utoipa::path(get, path = "/v1/stock/ledger", tag = "stock", params(LedgerQuery),
-    responses((status = 200, body = Vec<LedgerEntry>), (status = 400, description = "`sku` missing, invalid or not in the catalogue (SKU_UNKNOWN)", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = LedgerPage), (status = 400, description = "`sku` missing, invalid or not in the catalogue (SKU_UNKNOWN); `limit` out of range; `cursor` not one of this item's (CURSOR_INVALID)", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn ledger(
     State(deps): State<Arc<FulfilDeps>>,
     AuthCaller(caller): AuthCaller,
     ClientLang(lang): ClientLang,
     Query(q): Params,
-) -> Result<Json<Vec<LedgerEntry>>, ApiError> {
-    let q = query(q, &["warehouse", "sku"], lang)?;
-    fulfilment::ledger(&deps, &caller, q.get("warehouse"), q.get("sku"))
-        .await
-        .map(Json)
-        .map_err(err(lang))
+) -> Result<Json<LedgerPage>, ApiError> {
+    let q = query(q, &["warehouse", "sku", "limit", "cursor"], lang)?;
+    fulfilment::ledger(
+        &deps,
+        &caller,
+        q.get("warehouse"),
+        q.get("sku"),
+        q.get("limit"),
+        q.get("cursor"),
+    )
+    .await
+    .map(Json)
+    .map_err(err(lang))
 }
 
 /// Record goods received (with `Idempotency-Key`); a delivery note once per warehouse.
