@@ -159,11 +159,10 @@ pub fn levels_of(
         .collect()
 }
 
-/// The low-stock bookkeeping for a write that changes the available stock of the items in
-/// `delta` (negative for less available): an item that loses stock gets a watch that may
-/// alert (`StockLow`), one that gains stock a watch that may only clear the alert. Whether it
-/// alerts is decided by the store from the stock as committed, not from `lots` as this
-/// writer read them (see [`LowStockWatch`]); an item with no threshold is not watched.
+/// The low-stock bookkeeping for a write that changes the stock of the items in `delta`
+/// (any sign): whether it alerts is decided by the store from the stock as committed, not
+/// from the lots this writer read (see [`LowStockWatch`]); an item with no threshold is not
+/// watched.
 fn low_stock_watches(
     deps: &FulfilDeps,
     warehouse: &WarehouseCode,
@@ -172,36 +171,42 @@ fn low_stock_watches(
     at: DateTime<Utc>,
     actor: &ActorRef,
 ) -> Vec<LowStockWatch> {
-    let today = deps.today();
     items
         .iter()
-        .filter(|item| item.low_threshold > 0)
-        .filter_map(|item| {
-            let d = *delta.get(&item.sku)?;
-            let alert = (d < 0).then(|| {
-                warehouse_event(
-                    deps,
-                    at,
-                    actor,
-                    EventKind::StockLow {
-                        warehouse: warehouse.as_str().to_string(),
-                        sku: item.sku.as_str().to_string(),
-                        unit: item.unit.clone(),
-                        // Set by the store to the level it measures.
-                        available: 0,
-                        threshold: item.low_threshold,
-                    },
-                )
-            });
-            (d != 0).then(|| LowStockWatch {
-                warehouse: warehouse.clone(),
-                sku: item.sku.clone(),
-                threshold: item.low_threshold,
-                today,
-                alert,
-            })
-        })
+        .filter(|item| item.low_threshold > 0 && delta.contains_key(&item.sku))
+        .map(|item| low_stock_watch(deps, warehouse, item, at, actor, false))
         .collect()
+}
+
+/// The watch of one item (see [`LowStockWatch`]).
+fn low_stock_watch(
+    deps: &FulfilDeps,
+    warehouse: &WarehouseCode,
+    item: &Item,
+    at: DateTime<Utc>,
+    actor: &ActorRef,
+    reset: bool,
+) -> LowStockWatch {
+    LowStockWatch {
+        warehouse: warehouse.clone(),
+        sku: item.sku.clone(),
+        threshold: item.low_threshold,
+        today: deps.today(),
+        alert: warehouse_event(
+            deps,
+            at,
+            actor,
+            EventKind::StockLow {
+                warehouse: warehouse.as_str().to_string(),
+                sku: item.sku.as_str().to_string(),
+                unit: item.unit.clone(),
+                // Set by the store to the level it measures.
+                available: 0,
+                threshold: item.low_threshold,
+            },
+        ),
+        reset,
+    }
 }
 
 /// `GET /v1/stock?warehouse=` — gudang, dinas.
@@ -391,6 +396,20 @@ pub async fn put_item(
         retired: false,
     };
     deps.stock.put_item(&item).await?;
+    // A new threshold: an earlier alert was about the old one. Forget it and look at the
+    // stock against the new one now (a threshold raised above the stock alerts at once).
+    if existing.as_ref().map(|e| e.low_threshold) != Some(item.low_threshold) {
+        let (now, actor) = (deps.clock.now(), ActorRef::of(caller));
+        for warehouse in &deps.warehouses {
+            let watch = low_stock_watch(deps, warehouse, &item, now, &actor, true);
+            deps.stock
+                .apply(StockWrite {
+                    low_stock: vec![watch],
+                    ..StockWrite::default()
+                })
+                .await?;
+        }
+    }
     Ok(item)
 }
 
@@ -722,9 +741,10 @@ pub async fn receive(
         reference: reference.clone(),
         received_at: now,
     };
-    // Stock came in: an item back at or above its threshold may alert again when it falls.
-    let gained: BTreeMap<Sku, i64> = totals.keys().map(|sku| (sku.clone(), 1)).collect();
-    let low_stock = low_stock_watches(deps, &warehouse, &items, &gained, now, &actor);
+    // Stock came in: an item back at or above its threshold may alert again when it falls; one
+    // still below it (also because lots expired meanwhile) and not alerted yet is told.
+    let received: BTreeMap<Sku, i64> = totals.keys().map(|sku| (sku.clone(), 1)).collect();
+    let low_stock = low_stock_watches(deps, &warehouse, &items, &received, now, &actor);
     let event = warehouse_event(
         deps,
         now,

@@ -245,7 +245,11 @@ pub fn reference_key(reference: &str) -> String {
 /// - below and already marked: nothing (one alert per fall, however many writers took part);
 /// - at or above `threshold`: clears the mark, so the next fall alerts again.
 ///
-/// `alert` is `None` for a change that adds stock: it may clear the mark, never alert.
+/// Any change may alert, not only one that takes stock out: stock also falls as lots pass
+/// their date, which no write records, so the item's next movement (a receipt too small to
+/// bring it back, the write-off of the expired lot) tells what the calendar did. `reset`
+/// forgets an earlier alert first: the threshold changed, and the mark was about the old one.
+///
 /// A store that makes this bookkeeping a second write after the first (DynamoDB) never fails
 /// the committed stock write for it: a failure there is logged and costs at most that alert.
 #[derive(Debug, Clone, PartialEq)]
@@ -255,17 +259,18 @@ pub struct LowStockWatch {
     pub threshold: u64,
     /// Lots expiring before this day are not available (a Bekasi date).
     pub today: NaiveDate,
-    pub alert: Option<Event>,
+    pub alert: Event,
+    pub reset: bool,
 }
 
 impl LowStockWatch {
     /// `alert` with its `available` set to `available`.
-    pub fn alert_at(&self, available: u64) -> Option<Event> {
-        let mut alert = self.alert.clone()?;
+    pub fn alert_at(&self, available: u64) -> Event {
+        let mut alert = self.alert.clone();
         if let crate::events::EventKind::StockLow { available: a, .. } = &mut alert.kind {
             *a = available;
         }
-        Some(alert)
+        alert
     }
 
     /// The item's available stock in `lots` (the warehouse's lots): its usable lots, summed

@@ -74,3 +74,65 @@ async fn a_fall_below_the_threshold_is_told_once_even_when_many_writes_make_it()
         alerts[1].text
     );
 }
+
+/// `PUT /v1/items/{sku}` with another threshold starts afresh: a threshold raised above the
+/// stock is told at once, and after it is set back (a typo corrected) the next real fall is
+/// told again, not swallowed by the alert about the mistyped one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_threshold_is_judged_afresh() {
+    let s = Server::start_with(journey_options());
+    let c = Cast::new(&s);
+    let put = |threshold: u64| {
+        let (s, gudang) = (&s, c.gudang.clone());
+        async move {
+            let r = s
+                .send(
+                    s.client()
+                        .put(s.url("/v1/items/SAUS-SAMBAL"))
+                        .bearer_auth(&gudang)
+                        .json(&json!({"name": "Saus sambal 140 ml", "unit": "botol",
+                                      "low_threshold": threshold})),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+    };
+    let told = |all: Vec<Sms>| -> Vec<String> {
+        all.into_iter()
+            .filter(|m| m.to == GUDANG_PHONE && m.text.contains("SAUS-SAMBAL"))
+            .map(|m| m.text)
+            .collect()
+    };
+    let available = level(&stock(&s, &c.gudang).await, "SAUS-SAMBAL").2;
+    let r = s
+        .post_resp(
+            "/v1/stock/adjustments",
+            Some(&c.gudang),
+            &json!({"sku": "SAUS-SAMBAL", "delta": 36 - available, "reason": "Stok opname."}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    put(1000).await;
+    let sms = told(sms_barrier(&s, &c.kel, DINAS_PHONE).await);
+    assert_eq!(sms.len(), 1, "36 is below a threshold of 1000: {sms:?}");
+    assert!(
+        sms[0].contains("tersedia 36 botol, batas 1000"),
+        "{}",
+        sms[0]
+    );
+
+    put(10).await;
+    assert_eq!(told(sms_barrier(&s, &c.kel, DINAS_PHONE).await).len(), 1);
+    let r = s
+        .post_resp(
+            "/v1/stock/adjustments",
+            Some(&c.gudang),
+            &json!({"sku": "SAUS-SAMBAL", "delta": -31, "reason": "Rusak."}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sms = told(sms_barrier(&s, &c.kel, DINAS_PHONE).await);
+    assert_eq!(sms.len(), 2, "the fall to 5 under 10 is told: {sms:?}");
+    assert!(sms[1].contains("tersedia 5 botol, batas 10"), "{}", sms[1]);
+}

@@ -379,18 +379,22 @@ impl DynamoStore {
             }
             return Ok(());
         }
-        let Some(alert) = watch.alert_at(available).filter(|_| !marked) else {
+        if marked && !watch.reset {
             return Ok(());
-        };
+        }
+        let alert = watch.alert_at(available);
         let mut mark = item(&pk, &sk, "low_stock_mark");
         mark.insert("alerted_at".into(), s(time_text(&alert.occurred_at)));
         mark.insert("event_id".into(), s(alert.id.as_str().to_string()));
-        let actions = vec![
+        // A reset replaces the old threshold's mark; otherwise the mark must be new.
+        let put = if watch.reset {
+            Action::put(mark)
+        } else {
             Action::put(mark)
                 .when("attribute_not_exists(PK)")
-                .or_fail(Why::State),
-            outbox_action(self, &alert)?,
-        ];
+                .or_fail(Why::State)
+        };
+        let actions = vec![put, outbox_action(self, &alert)?];
         match self.commit(actions).await {
             // Another writer found the item low a moment ago and alerted: one alert per fall.
             Ok(())

@@ -849,15 +849,16 @@ pub async fn concurrent_allocations_never_oversell(p: &Ports) {
     }
 }
 
-/// The low-stock bookkeeping of a stock write (`LowStockWatch`) for `item` (threshold 10):
-/// a watch that may alert when `falls`, one that may only clear the mark otherwise.
-fn watch(item: &str, falls: bool, at: chrono::DateTime<chrono::Utc>) -> LowStockWatch {
+/// The low-stock bookkeeping of a stock write (`LowStockWatch`) for `item`, threshold 10, on
+/// 2026-12-04.
+fn watch(item: &str, at: chrono::DateTime<chrono::Utc>) -> LowStockWatch {
     LowStockWatch {
         warehouse: warehouse(),
         sku: sku(item),
         threshold: 10,
         today: date("2026-12-04"),
-        alert: falls.then(|| stock_low(item, 0, at)),
+        alert: stock_low(item, 0, at),
+        reset: false,
     }
 }
 
@@ -877,10 +878,11 @@ async fn low_alerts(p: &Ports) -> Vec<(String, u64)> {
 /// that each read 50 and take 2 (each alone leaving 48) alert exactly once between them; a
 /// write while the item is still low (also one bringing in only expired stock) does not
 /// alert again; a receipt back above the threshold clears the mark, and the next fall alerts
-/// with the exact level.
+/// with the exact level; a reset (new threshold) alerts again while below; stock that only
+/// expired is told at the item's next movement, whatever it is.
 pub async fn low_stock_alerts_once_per_fall(p: &Ports) {
     let (mut write, ids) = receipt(&warehouse(), &[("BERAS", 50, None)], at(0));
-    write.low_stock = vec![watch("BERAS", false, at(0))];
+    write.low_stock = vec![watch("BERAS", at(0))];
     apply(p, "receipt of 50", write).await;
     let lot_id = ids[0].clone();
     assert_eq!(low_alerts(p).await, [], "50 is not low");
@@ -890,7 +892,7 @@ pub async fn low_stock_alerts_once_per_fall(p: &Ports) {
         .map(|i| {
             let (stock, barrier) = (Arc::clone(&p.stock), Arc::clone(&barrier));
             let mut write = adjustment(&warehouse(), &lot_id, "BERAS", -2, at(10 + i));
-            write.low_stock = vec![watch("BERAS", true, at(10 + i))];
+            write.low_stock = vec![watch("BERAS", at(10 + i))];
             tokio::spawn(async move {
                 barrier.wait().await;
                 stock.apply(write).await
@@ -922,13 +924,13 @@ pub async fn low_stock_alerts_once_per_fall(p: &Ports) {
         &[("BERAS", 1000, Some(date("2026-12-03")))],
         at(100),
     );
-    write.low_stock = vec![watch("BERAS", false, at(100))];
+    write.low_stock = vec![watch("BERAS", at(100))];
     apply(p, "receipt of expired stock", write).await;
     let (mut write, fresh) = receipt(&warehouse(), &[("BERAS", 3, None)], at(101));
-    write.low_stock = vec![watch("BERAS", false, at(101))];
+    write.low_stock = vec![watch("BERAS", at(101))];
     apply(p, "receipt of 3", write).await;
     let mut write = adjustment(&warehouse(), &fresh[0], "BERAS", -1, at(102));
-    write.low_stock = vec![watch("BERAS", true, at(102))];
+    write.low_stock = vec![watch("BERAS", at(102))];
     apply(p, "adjustment while low", write).await;
     assert_eq!(
         low_alerts(p).await.len(),
@@ -938,11 +940,15 @@ pub async fn low_stock_alerts_once_per_fall(p: &Ports) {
 
     // Restocked above the threshold, then a fall: a second alert, with the level it left.
     let (mut write, _) = receipt(&warehouse(), &[("BERAS", 100, None)], at(200));
-    write.low_stock = vec![watch("BERAS", false, at(200))];
+    write.low_stock = vec![watch("BERAS", at(200))];
     apply(p, "restock of 100", write).await;
-    assert_eq!(low_alerts(p).await.len(), 1, "a receipt never alerts");
+    assert_eq!(
+        low_alerts(p).await.len(),
+        1,
+        "back above the threshold: no alert"
+    );
     let mut write = adjustment(&warehouse(), &fresh[0], "BERAS", -2, at(201));
-    write.low_stock = vec![watch("BERAS", true, at(201))];
+    write.low_stock = vec![watch("BERAS", at(201))];
     apply(p, "a fall that stays above", write).await;
     assert_eq!(low_alerts(p).await.len(), 1, "102 - 2 = 100 is not low");
     let lots_now = lots(p, &warehouse(), Some(&["BERAS"])).await;
@@ -953,11 +959,55 @@ pub async fn low_stock_alerts_once_per_fall(p: &Ports) {
         .lot_id
         .clone();
     let mut write = adjustment(&warehouse(), &big, "BERAS", -95, at(202));
-    write.low_stock = vec![watch("BERAS", true, at(202))];
+    write.low_stock = vec![watch("BERAS", at(202))];
     apply(p, "a fall to 5", write).await;
     let alerts = low_alerts(p).await;
     assert_eq!(alerts.len(), 2, "the next fall alerts again: {alerts:?}");
     assert_eq!(alerts[1], ("BERAS".to_string(), 5), "with the exact level");
+
+    // A new threshold forgets the alert about the old one: still below, told again.
+    let reset = LowStockWatch {
+        reset: true,
+        ..watch("BERAS", at(300))
+    };
+    apply(
+        p,
+        "a threshold change",
+        StockWrite {
+            low_stock: vec![reset],
+            ..StockWrite::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        low_alerts(p).await.len(),
+        3,
+        "told against the new threshold"
+    );
+
+    // Stock that only expires: a receipt of 100 expiring on the 10th brings BERAS back
+    // above; on the 11th the next movement (here a receipt of 1) finds 6 usable: told.
+    let (mut write, _) = receipt(
+        &warehouse(),
+        &[("BERAS", 100, Some(date("2026-12-10")))],
+        at(400),
+    );
+    write.low_stock = vec![watch("BERAS", at(400))];
+    apply(p, "receipt expiring on the 10th", write).await;
+    assert_eq!(low_alerts(p).await.len(), 3, "105 usable is not low");
+    let (mut write, _) = receipt(&warehouse(), &[("BERAS", 1, None)], at(500));
+    write.low_stock = vec![LowStockWatch {
+        today: date("2026-12-11"),
+        ..watch("BERAS", at(500))
+    }];
+    apply(p, "a receipt after the expiry", write).await;
+    let alerts = low_alerts(p).await;
+    assert_eq!(
+        alerts.len(),
+        4,
+        "the expiry is told at the next movement: {alerts:?}"
+    );
+    assert_eq!(alerts[3], ("BERAS".to_string(), 6));
     assert_ledger_adds_up(p, &warehouse(), &["BERAS"]).await;
 }
 

@@ -445,10 +445,12 @@ fn low_stock_bookkeeping(tx: &Connection, watch: &LowStockWatch) -> Result<(), D
     let (warehouse, sku) = (watch.warehouse.as_str(), watch.sku.as_str());
     let lots = lots_in(tx, warehouse, Some(&[sku.to_string()]))?;
     let available = watch.available_in(&lots);
-    if available >= watch.threshold {
+    if available >= watch.threshold || watch.reset {
         tx.prepare_cached(CLEAR_LOW_STOCK)?
             .execute(params![warehouse, sku])?;
-    } else if let Some(alert) = watch.alert_at(available) {
+    }
+    if available < watch.threshold {
+        let alert = watch.alert_at(available);
         let marked = tx.prepare_cached(MARK_LOW_STOCK)?.execute(params![
             warehouse,
             sku,
