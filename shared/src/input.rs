@@ -16,10 +16,41 @@ use crate::i18n::Text;
 use crate::validation::{Errors, FieldError, Invalid};
 
 const REQUIRED: Invalid = Invalid::new("FIELD_REQUIRED", "Wajib diisi.", "Required.");
-/// Zero-width characters that copy and paste from chat apps and word processors leave around
-/// text: a field holding only these is empty.
+/// Characters that show nothing (zero-width spaces and joiners, direction marks, the soft
+/// hyphen, Hangul and Braille blanks, variation selectors, the byte order mark): copy and
+/// paste from chat apps and word processors leaves them around text, and a field holding
+/// only these (and spaces) is empty, however it was typed.
 fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2800}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+    )
+}
+
+/// Characters refused inside text: control characters other than line breaks and tabs,
+/// Unicode line and paragraph separators, the bidirectional embeddings, overrides and
+/// isolates (which show text reversed, e.g. a street name or a reason read backwards on the
+/// Dinas's screen) and tag characters. None belongs in a name, an address or a reason.
+fn is_refused(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        )
+        || ('\u{E0000}'..='\u{E007F}').contains(&c)
 }
 
 const NOT_TEXT: Invalid = Invalid::new(
@@ -215,16 +246,13 @@ impl<'a> Input<'a> {
                         self.required(path);
                     }
                     None
-                } else if t
-                    .chars()
-                    .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-                {
+                } else if t.chars().any(is_refused) {
                     self.errors.push(FieldError::new(
                         path,
                         "FIELD_CONTROL_CHARACTER",
                         Text::fixed(
-                            "Berisi karakter kendali yang tidak terlihat (mis. dari salin-tempel); ketik ulang isian ini.",
-                            "Contains an invisible control character (e.g. from copy and paste); type this field again.",
+                            "Berisi karakter kendali atau pembalik arah tulisan yang tidak terlihat (mis. dari salin-tempel); ketik ulang isian ini.",
+                            "Contains an invisible control or text-direction character (e.g. from copy and paste); type this field again.",
                         ),
                     ));
                     None
@@ -412,7 +440,11 @@ mod tests {
             "b": "\u{FEFF}Siti Aminah\u{200B}",
             "c": "Baris satu\r\nbaris\tdua",
             "d": "Siti\u{0}Aminah",
-            "e": "\u{1b}[31mmerah"
+            "e": "\u{1b}[31mmerah",
+            "f": "\u{200E}\u{00AD}\u{3164}\u{2800} \u{200F}",
+            "g": "Jl. \u{202E}ijU",
+            "h": "baris\u{2028}dua",
+            "i": "Mie \u{1F35C}\u{FE0F} pedas"
         });
         let mut i = Input::new(&body).unwrap();
         assert_eq!(i.text("a", 50, true), None);
@@ -423,12 +455,22 @@ mod tests {
         );
         assert_eq!(i.text("d", 50, true), None);
         assert_eq!(i.text("e", 50, false), None);
+        assert_eq!(i.text("f", 50, true), None);
+        assert_eq!(i.text("g", 50, true), None);
+        assert_eq!(i.text("h", 50, true), None);
+        assert_eq!(
+            i.text("i", 50, true).as_deref(),
+            Some("Mie \u{1F35C}\u{FE0F} pedas")
+        );
         assert_eq!(
             fields(i.finish().unwrap_err()),
             vec![
                 ("a".to_string(), "FIELD_REQUIRED"),
                 ("d".to_string(), "FIELD_CONTROL_CHARACTER"),
                 ("e".to_string(), "FIELD_CONTROL_CHARACTER"),
+                ("f".to_string(), "FIELD_REQUIRED"),
+                ("g".to_string(), "FIELD_CONTROL_CHARACTER"),
+                ("h".to_string(), "FIELD_CONTROL_CHARACTER"),
             ]
         );
     }
