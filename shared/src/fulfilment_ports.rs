@@ -317,7 +317,11 @@ impl LedgerCursor {
             (Some(Self::TAG), Some(w), Some(s), Some(after))
                 if w == warehouse.as_str()
                     && s == sku.as_str()
-                    && uuid::Uuid::parse_str(after).is_ok() =>
+                    // The id exactly as the store wrote it (lower-case, hyphenated): ids
+                    // are compared as text, so another spelling of the same UUID would
+                    // page from the wrong place.
+                    && uuid::Uuid::parse_str(after)
+                        .is_ok_and(|u| u.hyphenated().to_string() == after) =>
             {
                 Ok(LedgerCursor {
                     after: after.to_string(),
@@ -509,6 +513,10 @@ mod tests {
             "!!",
             "bGVkZ2Vy",
             &LedgerCursor::encode(&w, &beras, "x' OR 1=1"),
+            &LedgerCursor::encode(&w, &beras, &id.to_uppercase()),
+            &LedgerCursor::encode(&w, &beras, &id.replace('-', "")),
+            &LedgerCursor::encode(&w, &beras, &format!("{{{id}}}")),
+            &LedgerCursor::encode(&w, &beras, &format!("urn:uuid:{id}")),
         ] {
             assert_eq!(
                 LedgerCursor::decode(bad, &w, &beras),
