@@ -262,6 +262,46 @@ async fn a_member_given_twice_is_named_and_nothing_is_stored() {
     assert!(s.list_all(&kel, "").await.is_empty(), "nothing stored");
 }
 
+/// A NIK typed where a member or parameter name goes is masked in the error that names it,
+/// like every NIK the API shows; a top-level array is malformed, repeated members or not.
+#[tokio::test]
+async fn a_nik_used_as_a_name_is_masked_in_the_error() {
+    let s = Server::start();
+    let kel = s.kelurahan_token(KEL_A);
+    let nik = "3275014508750001";
+    let mut body = submit_body(KEL_A);
+    body["household"][nik] = json!("x");
+    let in_body = s.post_resp("/v1/requests", Some(&kel), &body).await;
+    in_body.problem(400, "VALIDATION_FAILED");
+    assert_eq!(
+        in_body.error_code("household.3275********0001").as_deref(),
+        Some("FIELD_UNKNOWN"),
+        "{}",
+        in_body.text
+    );
+    let in_query = s
+        .get_resp(&format!("/v1/requests?{nik}=1"), Some(&kel))
+        .await;
+    in_query.problem(400, "VALIDATION_FAILED");
+    assert_eq!(
+        in_query.error_code("3275********0001").as_deref(),
+        Some("FIELD_UNKNOWN")
+    );
+    for r in [&in_body, &in_query] {
+        assert!(!r.text.contains(nik), "{}", r.text);
+    }
+    let r = s
+        .send(
+            s.client()
+                .post(s.url("/v1/requests"))
+                .bearer_auth(&kel)
+                .header("Content-Type", "application/json")
+                .body(r#"[{"a": 1, "a": 2}]"#),
+        )
+        .await;
+    r.problem(400, "MALFORMED_BODY");
+}
+
 /// A misspelt or repeated query parameter is a 400 naming it, instead of a list that quietly
 /// ignores the filter and answers everything.
 #[tokio::test]

@@ -152,9 +152,11 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         }
         let json = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
         match strict_json::parse(json) {
-            Ok(Strict::Json(v)) if v.is_object() => Ok(JsonBody(v)),
-            Ok(Strict::Repeated(paths)) => {
-                let errors = paths
+            Ok(Strict { value, repeated }) if value.is_object() && repeated.is_empty() => {
+                Ok(JsonBody(value))
+            }
+            Ok(Strict { value, repeated }) if value.is_object() => {
+                let errors = repeated
                     .into_iter()
                     .map(|path| {
                         shared::validation::FieldError::new(

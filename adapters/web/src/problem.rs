@@ -2,8 +2,10 @@
 //!
 //! `type` is a stable URN per code, `title` and `detail` are in the client's language, `code`
 //! is the machine code clients switch on, and validation problems list every bad field in
-//! `errors: [{field, code, message}]`. Nothing here ever holds a full NIK or KK: messages are
-//! fixed texts and field errors carry paths, not values.
+//! `errors: [{field, code, message}]` (at most [`MAX_FIELD_PROBLEMS`]). Nothing here ever
+//! holds a full NIK or KK: messages are fixed texts and field errors carry paths, not values,
+//! with digit runs in paths masked ([`shown_path`]: a path can be a member name the client
+//! chose).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -56,14 +58,51 @@ pub struct Problem {
     pub available: Option<u64>,
 }
 
+/// At most this many bad fields are listed (the `detail` still counts them all): a body of
+/// thousands of unknown or repeated members does not get an answer many times its size.
+pub const MAX_FIELD_PROBLEMS: usize = 100;
+
+/// A field path as shown to the client. Paths of unknown or repeated members and query
+/// parameters are the client's own text: a run of ten or more digits in one (a NIK or KK
+/// sent as a member name) is masked like a NIK (`3275********0001`), and a path longer than
+/// 200 characters is cut, so that no error repeats a full NIK or KK, nor a huge name.
+pub fn shown_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len().min(203));
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        if digits.len() >= 10 {
+            out.push_str(&digits[..4]);
+            out.extend(std::iter::repeat_n('*', digits.len() - 8));
+            out.push_str(&digits[digits.len() - 4..]);
+        } else {
+            out.push_str(digits);
+        }
+        digits.clear();
+    };
+    for c in path.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            flush(&mut digits, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut digits, &mut out);
+    match out.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &out[..cut]),
+        None => out,
+    }
+}
+
 impl Problem {
     pub fn from_error(err: &AppError, lang: Lang) -> Problem {
         let code = err.code();
         let errors = match err {
             AppError::Validation(fields) => fields
                 .iter()
+                .take(MAX_FIELD_PROBLEMS)
                 .map(|f| FieldProblem {
-                    field: f.field.clone(),
+                    field: shown_path(&f.field),
                     code: f.code.to_string(),
                     message: f.message.get(lang).to_string(),
                 })
@@ -156,7 +195,40 @@ impl IntoResponse for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::validation::Invalid;
+    use shared::validation::{FieldError, Invalid};
+
+    #[test]
+    fn paths_never_show_a_full_nik_nor_a_huge_name() {
+        assert_eq!(shown_path("household.head_nik"), "household.head_nik");
+        assert_eq!(shown_path("lines[12].sku"), "lines[12].sku");
+        assert_eq!(shown_path("3275014508750001"), "3275********0001");
+        assert_eq!(
+            shown_path("household.x3275014508750001y"),
+            "household.x3275********0001y"
+        );
+        assert_eq!(shown_path("a123456789"), "a123456789");
+        assert_eq!(shown_path("1234567890"), "1234**7890");
+        let long = "é".repeat(5000);
+        let shown = shown_path(&long);
+        assert_eq!(shown.chars().count(), 201);
+        assert!(shown.ends_with('…'));
+    }
+
+    #[test]
+    fn at_most_a_hundred_fields_are_listed_but_all_are_counted() {
+        let many: Vec<FieldError> = (0..3000)
+            .map(|n| {
+                FieldError::new(
+                    format!("k{n}"),
+                    "FIELD_UNKNOWN",
+                    shared::i18n::Text::fixed("x", "x"),
+                )
+            })
+            .collect();
+        let p = Problem::from_error(&AppError::Validation(many), Lang::Id);
+        assert_eq!(p.errors.len(), MAX_FIELD_PROBLEMS);
+        assert!(p.detail.starts_with("3000 "), "{}", p.detail);
+    }
 
     #[test]
     fn validation_lists_every_field_in_the_chosen_language() {
