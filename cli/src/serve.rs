@@ -117,6 +117,8 @@ struct Wired {
     notify_batch: Option<BatchHandler>,
     /// Sends failed SMS again; how many went out.
     retry: Arc<dyn Fn() -> BoxFuture<Result<usize, String>> + Send + Sync>,
+    /// Looks at every item's stock (`allocate-stock`'s scheduled task); how many were looked at.
+    low_stock_check: Arc<dyn Fn() -> BoxFuture<Result<usize, String>> + Send + Sync>,
     contacts: Option<Arc<ContactBook>>,
     /// Where the SMS go, for the banner.
     sms: String,
@@ -155,6 +157,10 @@ fn sms_retry_every() -> Result<std::time::Duration, String> {
     }
 }
 
+/// How often the runner looks at every item's stock for falls below the threshold that no
+/// movement showed (lots passing their date); on AWS a daily schedule does it.
+const LOW_STOCK_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// The settings both backends share.
 struct Settings {
     policy: Policy,
@@ -177,6 +183,7 @@ fn wire_embedded(dir: &Path, settings: Settings) -> Result<Wired, String> {
         catalog: Some(shared_store.clone()),
     });
     let fulfil = Arc::new(embedded_fulfil_deps(&store));
+    let fulfil_check = fulfil.clone();
     let outbox_file = dir.join(SMS_OUTBOX);
     let notify_deps = Arc::new(NotifyDeps {
         requests: shared_store.clone(),
@@ -236,6 +243,14 @@ fn wire_embedded(dir: &Path, settings: Settings) -> Result<Wired, String> {
             let nd = notify_deps.clone();
             Box::pin(async move { notify::retry_failed(&nd).await.map_err(|e| e.to_string()) })
         }),
+        low_stock_check: Arc::new(move || {
+            let fulfil = fulfil_check.clone();
+            Box::pin(async move {
+                shared::fulfilment::check_low_stock(&fulfil)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        }),
         contacts: None,
         sms: outbox_file.display().to_string(),
     })
@@ -293,6 +308,7 @@ async fn wire_aws(
     let notify_fn = Arc::new(notify::lambda::function(&adapters, settings.notify));
     let notify = lambda_consumer((*notify_fn).clone(), table);
     let retry_fn = notify_fn.clone();
+    let check_fn = Arc::new(allocate_stock::lambda::function(&adapters));
     Ok(Wired {
         deps,
         fulfil,
@@ -315,6 +331,17 @@ async fn wire_aws(
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok(answer["retried_and_sent"].as_u64().unwrap_or(0) as usize)
+            })
+        }),
+        low_stock_check: Arc::new(move || {
+            let f = check_fn.clone();
+            Box::pin(async move {
+                let task = serde_json::json!({ "basoka": allocate_stock::lambda::LOW_STOCK_TASK });
+                let answer = f
+                    .handle(task, lambda_runtime::Context::default())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(answer["items_checked"].as_u64().unwrap_or(0) as usize)
             })
         }),
         contacts: Some(ContactBook::new(adapters.store.clone())),
@@ -423,6 +450,22 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, String> {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(sent = n, "failed SMS sent on retry"),
                         Err(e) => tracing::warn!(error = %e, "SMS retry sweep failed"),
+                    }
+                }
+            }));
+        }
+        {
+            // At start (stock may have expired while the runner was stopped), then hourly.
+            let check = wired.low_stock_check.clone();
+            let mut stop = stop_rx.clone();
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    if let Err(e) = check().await {
+                        tracing::warn!(error = %e, "low-stock check failed");
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(LOW_STOCK_CHECK_EVERY) => {},
+                        _ = stop.changed() => break,
                     }
                 }
             }));

@@ -209,6 +209,34 @@ fn low_stock_watch(
     }
 }
 
+/// The scheduled look at every item's stock (`allocate-stock`'s daily task; hourly in the
+/// local runner). Stock also falls as lots pass their date, which no movement records: this
+/// tells the warehouse about such a fall within a day even when the item does not move. The
+/// store decides as after any movement (see [`LowStockWatch`]): an item already told about
+/// is not told again. Retired items and items without a threshold are not looked at.
+/// Returns how many (warehouse, item) pairs were looked at.
+pub async fn check_low_stock(deps: &FulfilDeps) -> Result<usize, AppError> {
+    let items = deps.stock.items().await?;
+    let (now, actor) = (deps.clock.now(), ActorRef::system());
+    let watched: Vec<&Item> = items
+        .iter()
+        .filter(|i| i.low_threshold > 0 && !i.retired)
+        .collect();
+    for warehouse in &deps.warehouses {
+        let low_stock = watched
+            .iter()
+            .map(|item| low_stock_watch(deps, warehouse, item, now, &actor, false))
+            .collect();
+        deps.stock
+            .apply(StockWrite {
+                low_stock,
+                ..StockWrite::default()
+            })
+            .await?;
+    }
+    Ok(watched.len() * deps.warehouses.len())
+}
+
 /// `GET /v1/stock?warehouse=` — gudang, dinas.
 pub async fn stock_levels(
     deps: &FulfilDeps,

@@ -606,6 +606,24 @@ fn the_event_transport_is_stream_pipe_topic_and_one_queue_per_consumer() {
     )
     .unwrap();
     assert_eq!(input, fixture);
+
+    // allocate-stock's daily low-stock check, likewise.
+    let schedule = &function(&t, "allocate-stock")["Properties"]["Events"]["CheckLowStock"];
+    assert_eq!(schedule["Type"], "Schedule");
+    let input: Value =
+        serde_json::from_str(schedule["Properties"]["Input"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        input,
+        json!({"basoka": allocate_stock::lambda::LOW_STOCK_TASK})
+    );
+    let fixture: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            root().join("events/allocate-stock/schedule-check-low-stock.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(input, fixture);
 }
 
 /// The SQS fixtures are what arrives on AWS: every allocate-stock fixture that carries an

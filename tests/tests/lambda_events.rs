@@ -571,6 +571,17 @@ async fn every_fixture_through_the_real_lambda_handlers() {
         .invoke(&s.notify, s.load("notify/schedule-retry-failed-sms.json"))
         .await;
     assert_eq!(retried["retried_and_sent"], 0, "{retried}");
+    // allocate-stock's daily look at every item's stock runs as its schedule invokes it.
+    let checked = s
+        .invoke(
+            &s.stock,
+            s.load("allocate-stock/schedule-check-low-stock.json"),
+        )
+        .await;
+    assert!(
+        checked["items_checked"].as_u64().is_some_and(|n| n >= 1),
+        "{checked}"
+    );
 
     // ---- a second request, cancelled through its route ----
     let mut second = s.load("submit-request/post-requests.json");

@@ -760,6 +760,86 @@ mod fulfilment {
         assert_eq!(tables(&store), before, "nothing written");
     }
 
+    /// The scheduled check tells a fall that only the calendar made: BERAS (threshold 100)
+    /// holds 50 kg that keep and 150 kg that expire on the 6th; on the 5th nothing is told,
+    /// on the 7th one alert with the 50 kg left, and the next check tells nothing new.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_scheduled_check_tells_stock_that_fell_by_expiry_once() {
+        use shared::fulfilment::{self, FulfilDeps};
+        use shared::ports::{FrozenClock, Outbox, RandomIds};
+
+        let (_dir, store) = open();
+        for item in shared::stock::seed_items() {
+            store.put_item(&item).await.unwrap();
+        }
+        let ports = Ports::of(store.clone());
+        let deps_on = |day: &str| FulfilDeps {
+            requests: ports.requests.clone(),
+            stock: ports.stock.clone(),
+            allocation_reads: ports.allocation_reads.clone(),
+            idempotency: ports.idempotency.clone(),
+            clock: Arc::new(FrozenClock(
+                format!("{day}T01:00:00Z").parse().expect("a time"),
+            )),
+            ids: Arc::new(RandomIds),
+            warehouses: vec![warehouse()],
+        };
+        let gudang = shared::Caller {
+            sub: "gudang-1".into(),
+            name: "Petugas Gudang".into(),
+            role: shared::Role::Gudang,
+            kelurahan: None,
+            phone: None,
+        };
+        fulfilment::receive(
+            &deps_on("2026-12-04"),
+            &gudang,
+            None,
+            &serde_json::json!({"reference": "SJ-EXP-1", "lines": [
+                {"sku": "BERAS", "quantity": 50},
+                {"sku": "BERAS", "quantity": 150, "expires_on": "2026-12-06"}]}),
+        )
+        .await
+        .expect("receipt");
+        let alerts = || async {
+            Outbox::pending(&store, "probe", 10_000)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter_map(|o| match o.event.kind {
+                    shared::events::EventKind::StockLow { sku, available, .. } => {
+                        Some((sku, available))
+                    }
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        let beras_only = |all: Vec<(String, u64)>| {
+            all.into_iter()
+                .filter(|(sku, _)| sku == "BERAS")
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(beras_only(alerts().await), [], "200 kg is not low");
+
+        fulfilment::check_low_stock(&deps_on("2026-12-05"))
+            .await
+            .unwrap();
+        assert_eq!(beras_only(alerts().await), [], "on the 5th all 200 kg keep");
+        let looked_at = fulfilment::check_low_stock(&deps_on("2026-12-07"))
+            .await
+            .unwrap();
+        assert_eq!(looked_at, 7, "every seed item has a threshold");
+        assert_eq!(
+            beras_only(alerts().await),
+            [("BERAS".to_string(), 50)],
+            "on the 7th 150 kg have expired"
+        );
+        fulfilment::check_low_stock(&deps_on("2026-12-08"))
+            .await
+            .unwrap();
+        assert_eq!(beras_only(alerts().await).len(), 1, "told once");
+    }
+
     /// Reads every lot and, per lot, the sums of its ledger deltas, straight from the tables.
     fn lots_against_ledger(store: &EmbeddedStore) -> Vec<(String, i64, i64, i64, i64)> {
         conn(store)

@@ -3,8 +3,10 @@
 //! HTTP routes (DESIGN §6): stock levels, receipts and adjustments; the item catalogue and
 //! packages; shipments and their dispatch; the kelurahan's handover. Queue handler
 //! ([`handle_event`]): allocates on `RequestApproved`, releases on `RequestCancelled`, serves
-//! the waitlist on `StockReceived` and on a `StockAdjusted` that adds available stock. Thin
-//! adapters over `shared::fulfilment`.
+//! the waitlist on `StockReceived` and on a `StockAdjusted` that adds available stock.
+//! Scheduled task `{"basoka": "check-low-stock"}` (daily on AWS): tells the warehouse about
+//! stock that fell below its threshold as lots passed their date. Thin adapters over
+//! `shared::fulfilment`.
 
 use std::sync::Arc;
 
@@ -484,6 +486,9 @@ pub mod lambda {
     use basoka_lambda::Function;
     use basoka_lambda::http::{ContactBook, api};
 
+    /// The scheduled task's name: [`shared::fulfilment::check_low_stock`].
+    pub const LOW_STOCK_TASK: &str = "check-low-stock";
+
     /// The store ports this function uses: its IAM policy is exactly their actions
     /// (`basoka_aws::calls`), which the infrastructure drift test checks.
     pub const PORTS: &[Port] = &[
@@ -509,11 +514,19 @@ pub mod lambda {
     pub fn function(aws: &AwsAdapters) -> Function {
         let deps = Arc::new(aws.fulfil_deps());
         let routes: axum::Router = super::router().with_state(deps.clone()).into();
+        let check = deps.clone();
         Function::new("allocate-stock")
             .with_http(api(routes, Some(ContactBook::new(aws.store.clone()))))
             .with_queue(move |event| {
                 let deps = deps.clone();
                 async move { super::handle_event(&deps, &event).await }
+            })
+            .with_task(LOW_STOCK_TASK, move || {
+                let deps = check.clone();
+                async move {
+                    let checked = shared::fulfilment::check_low_stock(&deps).await?;
+                    Ok(serde_json::json!({ "items_checked": checked }))
+                }
             })
     }
 }
