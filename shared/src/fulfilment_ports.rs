@@ -304,6 +304,27 @@ impl LedgerCursor {
         ))
     }
 
+    /// The page of `limit` entries from `rows`, read as up to `limit + 1` entries after the
+    /// cursor: a row beyond `limit` means there is a next page, which starts after the last
+    /// entry kept.
+    pub fn page(
+        warehouse: &WarehouseCode,
+        sku: &Sku,
+        limit: u32,
+        mut rows: Vec<LedgerEntry>,
+    ) -> Page<LedgerEntry> {
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next_cursor = match rows.last() {
+            Some(last) if more => Some(Self::encode(warehouse, sku, &last.id)),
+            _ => None,
+        };
+        Page {
+            items: rows,
+            next_cursor,
+        }
+    }
+
     /// The cursor `raw` of the ledger of `sku` in `warehouse`.
     pub fn decode(raw: &str, warehouse: &WarehouseCode, sku: &Sku) -> Result<Self, StoreError> {
         use base64::Engine;

@@ -568,19 +568,13 @@ impl StockStore for DynamoStore {
         if let Some(c) = &cursor {
             q = q.after(LedgerCursor::decode(c, warehouse, sku)?.after);
         }
-        let mut items: Vec<LedgerEntry> = self
+        let rows: Vec<LedgerEntry> = self
             .query(q, limit as usize + 1)
             .await?
             .iter()
             .map(|i| data(i, "ledger entry"))
             .collect::<Result<_, _>>()?;
-        let more = items.len() > limit as usize;
-        items.truncate(limit as usize);
-        let next_cursor = match items.last() {
-            Some(last) if more => Some(LedgerCursor::encode(warehouse, sku, &last.id)),
-            _ => None,
-        };
-        Ok(Page { items, next_cursor })
+        Ok(LedgerCursor::page(warehouse, sku, limit, rows))
     }
 
     async fn allocation(&self, request_id: &RequestId) -> Result<Option<Allocation>, StoreError> {

@@ -642,7 +642,7 @@ impl StockStore for EmbeddedStore {
             None => String::new(),
         };
         let (w, s) = (warehouse.as_str().to_string(), sku.as_str().to_string());
-        let mut items: Vec<LedgerEntry> = self
+        let rows: Vec<LedgerEntry> = self
             .read(move |conn| {
                 all_json(
                     conn,
@@ -652,13 +652,7 @@ impl StockStore for EmbeddedStore {
                 )
             })
             .await?;
-        let more = items.len() > limit as usize;
-        items.truncate(limit as usize);
-        let next_cursor = match items.last() {
-            Some(last) if more => Some(LedgerCursor::encode(warehouse, sku, &last.id)),
-            _ => None,
-        };
-        Ok(Page { items, next_cursor })
+        Ok(LedgerCursor::page(warehouse, sku, limit, rows))
     }
 
     async fn allocation(&self, request_id: &RequestId) -> Result<Option<Allocation>, StoreError> {
