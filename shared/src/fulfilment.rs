@@ -7,7 +7,7 @@
 //! below zero, states and versions as read). When a condition fails because someone else got
 //! there first, the operation reads again and decides again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -159,54 +159,37 @@ pub fn levels_of(
         .collect()
 }
 
-/// The low-stock bookkeeping for a write that changes the stock of the items in `delta`
-/// (any sign): whether it alerts is decided by the store from the stock as committed, not
-/// from the lots this writer read (see [`LowStockWatch`]); an item with no threshold is not
-/// watched.
-fn low_stock_watches(
+/// The low-stock bookkeeping for a write that changes the stock of `skus`: whether it
+/// alerts is decided by the store from what is committed (the stock, the item's threshold),
+/// not from what this writer read (see [`LowStockWatch`]).
+fn low_stock_watches<'a>(
     deps: &FulfilDeps,
     warehouse: &WarehouseCode,
-    items: &[Item],
-    delta: &BTreeMap<Sku, i64>,
+    skus: impl IntoIterator<Item = &'a Sku>,
     at: DateTime<Utc>,
     actor: &ActorRef,
 ) -> Vec<LowStockWatch> {
-    items
-        .iter()
-        .filter(|item| item.low_threshold > 0 && delta.contains_key(&item.sku))
-        .map(|item| low_stock_watch(deps, warehouse, item, at, actor, false))
+    let skus: BTreeSet<&Sku> = skus.into_iter().collect();
+    skus.into_iter()
+        .map(|sku| LowStockWatch {
+            warehouse: warehouse.clone(),
+            sku: sku.clone(),
+            today: deps.today(),
+            alert: warehouse_event(
+                deps,
+                at,
+                actor,
+                EventKind::StockLow {
+                    warehouse: warehouse.as_str().to_string(),
+                    sku: sku.as_str().to_string(),
+                    // Set by the store from what it reads.
+                    unit: String::new(),
+                    available: 0,
+                    threshold: 0,
+                },
+            ),
+        })
         .collect()
-}
-
-/// The watch of one item (see [`LowStockWatch`]).
-fn low_stock_watch(
-    deps: &FulfilDeps,
-    warehouse: &WarehouseCode,
-    item: &Item,
-    at: DateTime<Utc>,
-    actor: &ActorRef,
-    reset: bool,
-) -> LowStockWatch {
-    LowStockWatch {
-        warehouse: warehouse.clone(),
-        sku: item.sku.clone(),
-        threshold: item.low_threshold,
-        today: deps.today(),
-        alert: warehouse_event(
-            deps,
-            at,
-            actor,
-            EventKind::StockLow {
-                warehouse: warehouse.as_str().to_string(),
-                sku: item.sku.as_str().to_string(),
-                unit: item.unit.clone(),
-                // Set by the store to the level it measures.
-                available: 0,
-                threshold: item.low_threshold,
-            },
-        ),
-        reset,
-    }
 }
 
 /// The scheduled look at every item's stock (`allocate-stock`'s daily task; hourly in the
@@ -218,15 +201,13 @@ fn low_stock_watch(
 pub async fn check_low_stock(deps: &FulfilDeps) -> Result<usize, AppError> {
     let items = deps.stock.items().await?;
     let (now, actor) = (deps.clock.now(), ActorRef::system());
-    let watched: Vec<&Item> = items
+    let watched: Vec<&Sku> = items
         .iter()
         .filter(|i| i.low_threshold > 0 && !i.retired)
+        .map(|i| &i.sku)
         .collect();
     for warehouse in &deps.warehouses {
-        let low_stock = watched
-            .iter()
-            .map(|item| low_stock_watch(deps, warehouse, item, now, &actor, false))
-            .collect();
+        let low_stock = low_stock_watches(deps, warehouse, watched.iter().copied(), now, &actor);
         deps.stock
             .apply(StockWrite {
                 low_stock,
@@ -424,19 +405,17 @@ pub async fn put_item(
         retired: false,
     };
     deps.stock.put_item(&item).await?;
-    // A new threshold: an earlier alert was about the old one. Forget it and look at the
-    // stock against the new one now (a threshold raised above the stock alerts at once).
-    if existing.as_ref().map(|e| e.low_threshold) != Some(item.low_threshold) {
-        let (now, actor) = (deps.clock.now(), ActorRef::of(caller));
-        for warehouse in &deps.warehouses {
-            let watch = low_stock_watch(deps, warehouse, &item, now, &actor, true);
-            deps.stock
-                .apply(StockWrite {
-                    low_stock: vec![watch],
-                    ..StockWrite::default()
-                })
-                .await?;
-        }
+    // The stock against the threshold as now committed: a new threshold is judged at once
+    // (raised above the stock, it alerts), an alert about an old one is forgotten.
+    let (now, actor) = (deps.clock.now(), ActorRef::of(caller));
+    for warehouse in &deps.warehouses {
+        let low_stock = low_stock_watches(deps, warehouse, [&item.sku], now, &actor);
+        deps.stock
+            .apply(StockWrite {
+                low_stock,
+                ..StockWrite::default()
+            })
+            .await?;
     }
     Ok(item)
 }
@@ -771,8 +750,7 @@ pub async fn receive(
     };
     // Stock came in: an item back at or above its threshold may alert again when it falls; one
     // still below it (also because lots expired meanwhile) and not alerted yet is told.
-    let received: BTreeMap<Sku, i64> = totals.keys().map(|sku| (sku.clone(), 1)).collect();
-    let low_stock = low_stock_watches(deps, &warehouse, &items, &received, now, &actor);
+    let low_stock = low_stock_watches(deps, &warehouse, totals.keys(), now, &actor);
     let event = warehouse_event(
         deps,
         now,
@@ -1014,8 +992,7 @@ pub async fn adjust(
             .filter(|e| e.expires_on.is_none_or(|d| d >= today))
             .try_fold(0i64, |acc, e| acc.checked_add(e.delta_on_hand))
             .ok_or(OutOfRange)?;
-        let delta_map = BTreeMap::from([(sku.clone(), usable_delta)]);
-        let low_stock = low_stock_watches(deps, &warehouse, &items, &delta_map, now, &actor);
+        let low_stock = low_stock_watches(deps, &warehouse, [&sku], now, &actor);
         let events = vec![warehouse_event(
             deps,
             now,
@@ -1138,7 +1115,6 @@ pub async fn allocate(deps: &FulfilDeps, id: &RequestId) -> Result<AllocationOut
             allocation: previous,
             package,
             lots,
-            items,
         } = deps
             .allocation_reads
             .allocation_facts(id, &warehouse)
@@ -1219,7 +1195,7 @@ pub async fn allocate(deps: &FulfilDeps, id: &RequestId) -> Result<AllocationOut
                         packages,
                     },
                 }];
-                let low_stock = low_stock_watches(deps, &warehouse, &items, &delta, now, &actor);
+                let low_stock = low_stock_watches(deps, &warehouse, delta.keys(), now, &actor);
                 let allocation = Allocation {
                     request_id: request.id.clone(),
                     warehouse: warehouse.clone(),
@@ -1423,14 +1399,13 @@ pub async fn release(deps: &FulfilDeps, id: &RequestId) -> Result<bool, AppError
             _ => None,
         };
         // The units come back: an item back at or above its threshold may alert again.
-        let gained: BTreeMap<Sku, i64> = allocation
-            .takes
-            .iter()
-            .map(|t| (t.sku.clone(), 1))
-            .collect();
-        let items = deps.stock.items().await?;
-        let low_stock =
-            low_stock_watches(deps, &allocation.warehouse, &items, &gained, now, &actor);
+        let low_stock = low_stock_watches(
+            deps,
+            &allocation.warehouse,
+            allocation.takes.iter().map(|t| &t.sku),
+            now,
+            &actor,
+        );
         let write = StockWrite {
             ledger,
             allocation: Some((allocation, Expect::Status(AllocationStatus::Active))),

@@ -236,19 +236,24 @@ pub fn reference_key(reference: &str) -> String {
 ///
 /// The question "did available stock fall below the threshold?" cannot be answered from what
 /// the writer read: two writers that each read 50 and each take 5 both see 45 left, while
-/// together (or twenty of them) they take the item below its threshold of 10. So the store
-/// answers it from the stock as committed: after the write (in the same transaction where
-/// the engine allows it), it sums the item's usable lots (none expired on `today`) and
+/// together (or twenty of them) they take the item below its threshold of 10; and the
+/// threshold itself may have been changed meanwhile. So the store answers it from what is
+/// committed: after the write (in the same transaction where the engine allows it), it reads
+/// the item (its `low_threshold`, whether it is retired) and sums its usable lots (none
+/// expired on `today`), and
 ///
-/// - below `threshold`, and the item not marked as alerted: marks it and writes `alert` (a
-///   `StockLow` event, its `available` set to the sum) with the mark, in one write;
-/// - below and already marked: nothing (one alert per fall, however many writers took part);
-/// - at or above `threshold`: clears the mark, so the next fall alerts again.
+/// - below the threshold (an item with a threshold, not retired), and not marked as alerted
+///   for this threshold: marks it, with the threshold, and writes `alert` (a `StockLow`
+///   event; its `available`, `threshold` and `unit` set from what it read) with the mark, in
+///   one write;
+/// - below and already marked for this threshold: nothing (one alert per fall, however many
+///   writers took part);
+/// - otherwise: clears the mark, so the next fall alerts again.
 ///
-/// Any change may alert, not only one that takes stock out: stock also falls as lots pass
-/// their date, which no write records, so the item's next movement (a receipt too small to
-/// bring it back, the write-off of the expired lot) tells what the calendar did. `reset`
-/// forgets an earlier alert first: the threshold changed, and the mark was about the old one.
+/// A mark for another threshold is an alert about a threshold that no longer holds: the item
+/// is judged afresh. Any change may alert, not only one that takes stock out: stock also
+/// falls as lots pass their date, which no write records, so the item's next movement (or
+/// the scheduled check, a write of watches alone) tells what the calendar did.
 ///
 /// A store that makes this bookkeeping a second write after the first (DynamoDB) never fails
 /// the committed stock write for it: a failure there is logged and costs at most that alert.
@@ -256,19 +261,32 @@ pub fn reference_key(reference: &str) -> String {
 pub struct LowStockWatch {
     pub warehouse: WarehouseCode,
     pub sku: Sku,
-    pub threshold: u64,
     /// Lots expiring before this day are not available (a Bekasi date).
     pub today: NaiveDate,
+    /// The `StockLow` event to write (id, time, actor); the store fills in the figures.
     pub alert: Event,
-    pub reset: bool,
 }
 
 impl LowStockWatch {
-    /// `alert` with its `available` set to `available`.
-    pub fn alert_at(&self, available: u64) -> Event {
+    /// Whether `item` (as committed) at `available` is low: it has a threshold, is not
+    /// retired, and less than the threshold is available.
+    pub fn is_low(item: &Item, available: u64) -> bool {
+        item.low_threshold > 0 && !item.retired && available < item.low_threshold
+    }
+
+    /// `alert` with the figures filled in from `item` (as committed) and `available`.
+    pub fn alert_at(&self, item: &Item, available: u64) -> Event {
         let mut alert = self.alert.clone();
-        if let crate::events::EventKind::StockLow { available: a, .. } = &mut alert.kind {
+        if let crate::events::EventKind::StockLow {
+            available: a,
+            threshold,
+            unit,
+            ..
+        } = &mut alert.kind
+        {
             *a = available;
+            *threshold = item.low_threshold;
+            *unit = item.unit.clone();
         }
         alert
     }
@@ -438,12 +456,10 @@ pub struct AllocationFacts {
     pub package: Option<Package>,
     /// The warehouse's lots of the package's items, oldest first (empty without a package).
     pub lots: Vec<Lot>,
-    /// The catalogue (for the low-stock thresholds).
-    pub items: Vec<Item>,
 }
 
 /// Everything one allocation attempt decides on, read at once: the request, its allocation,
-/// the package of its decision, the lots of that package's items and the catalogue. The
+/// the package of its decision and the lots of that package's items. The
 /// allocator reads them again on every attempt (each attempt's write is conditional on what
 /// it read), so on a busy warehouse this is the hot read. The default implementation makes the
 /// separate port calls, the independent ones at once (DynamoDB uses it: three round trips);
@@ -452,18 +468,15 @@ pub struct AllocationFacts {
 /// implementation answers as the separate calls do.
 #[async_trait]
 pub trait AllocationReads: RequestStore + StockStore {
-    /// The default: the request, its allocation and the catalogue at once, then the package
-    /// its decision names, then that package's lots (three round trips on DynamoDB).
+    /// The default: the request and its allocation at once, then the package its decision
+    /// names, then that package's lots (three round trips on DynamoDB).
     async fn allocation_facts(
         &self,
         id: &RequestId,
         warehouse: &WarehouseCode,
     ) -> Result<AllocationFacts, StoreError> {
-        let (request, allocation, items) = futures_util::join!(
-            RequestStore::get(self, id),
-            self.allocation(id),
-            self.items()
-        );
+        let (request, allocation) =
+            futures_util::join!(RequestStore::get(self, id), self.allocation(id));
         let Some(request) = request? else {
             return Ok(AllocationFacts::default());
         };
@@ -485,7 +498,6 @@ pub trait AllocationReads: RequestStore + StockStore {
             allocation,
             package,
             lots,
-            items: items?,
         })
     }
 }

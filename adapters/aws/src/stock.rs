@@ -53,11 +53,12 @@
 //! # Low-stock alerts
 //!
 //! A write's [`shared::fulfilment_ports::LowStockWatch`]es are done after its transaction
-//! commits, each item on its own and all at once: its lots (a strongly consistent `Query`) and its mark
-//! (`PK = STOCK#<warehouse>`, `SK = LOW#<sku>`, a `GetItem`) read at once; below the threshold
-//! and unmarked, the mark (`attribute_not_exists`) and the `StockLow` event are one
-//! transaction, so of the writers that find the item low only one alerts; at or above it, a
-//! mark is deleted. The last writer of a fall reads the stock after every write before it
+//! commits, each item on its own and all at once: its lots (a strongly consistent `Query`),
+//! its mark (`PK = STOCK#<warehouse>`, `SK = LOW#<sku>`, with the threshold it was set for)
+//! and the item itself (its threshold as committed) read at once; low and not marked for
+//! this threshold, the mark (`attribute_not_exists(PK) OR threshold <> :t`) and the
+//! `StockLow` event are one transaction, so of the writers that find the item low only one
+//! alerts; not low, a mark is deleted. The last writer of a fall reads the stock after every write before it
 //! committed, so a fall is never missed (which a check against the stock the writer read
 //! before could not promise). A failure here is logged, never returned: the stock write has
 //! committed, and a retry of it would apply it twice.
@@ -366,35 +367,49 @@ impl DynamoStore {
     async fn try_low_stock_bookkeeping(&self, watch: &LowStockWatch) -> Result<(), StoreError> {
         let pk = keys::stock_pk(watch.warehouse.as_str());
         let sk = keys::low_stock_sk(watch.sku.as_str());
-        let (lots, mark) = tokio::join!(
+        let item_sk = format!("{ITEM_PREFIX}{}", watch.sku.as_str());
+        let (lots, mark, catalogued) = tokio::join!(
             self.lots(&watch.warehouse, Some(std::slice::from_ref(&watch.sku))),
-            self.get_item(&pk, &sk)
+            self.get_item(&pk, &sk),
+            self.get_item(CATALOG_PK, &item_sk)
         );
-        let (available, marked) = (watch.available_in(&lots?), mark?.is_some());
-        if available >= watch.threshold {
-            if marked {
+        // An item no longer in the catalogue: nothing to judge.
+        let Some(it) = catalogued?
+            .map(|i| data::<CatalogItem>(&i, "item"))
+            .transpose()?
+        else {
+            return Ok(());
+        };
+        let available = watch.available_in(&lots?);
+        let marked_for = mark?
+            .map(|m| get_n::<u64>(&m, "threshold", "low-stock mark threshold"))
+            .transpose()?;
+        if !LowStockWatch::is_low(&it, available) {
+            if marked_for.is_some() {
                 self.commit(vec![Action::delete(key(&pk, &sk))])
                     .await
                     .map_err(Failure::into_store_error)?;
             }
             return Ok(());
         }
-        if marked && !watch.reset {
+        if marked_for == Some(it.low_threshold) {
             return Ok(());
         }
-        let alert = watch.alert_at(available);
+        let alert = watch.alert_at(&it, available);
         let mut mark = item(&pk, &sk, "low_stock_mark");
+        mark.insert("threshold".into(), n(it.low_threshold));
         mark.insert("alerted_at".into(), s(time_text(&alert.occurred_at)));
         mark.insert("event_id".into(), s(alert.id.as_str().to_string()));
-        // A reset replaces the old threshold's mark; otherwise the mark must be new.
-        let put = if watch.reset {
+        let actions = vec![
+            // New, or one for another threshold: of the writers that find the item low for
+            // this threshold, one marks it and alerts.
             Action::put(mark)
-        } else {
-            Action::put(mark)
-                .when("attribute_not_exists(PK)")
-                .or_fail(Why::State)
-        };
-        let actions = vec![put, outbox_action(self, &alert)?];
+                .when("attribute_not_exists(PK) OR #t <> :t")
+                .name("#t", "threshold")
+                .value(":t", n(it.low_threshold))
+                .or_fail(Why::State),
+            outbox_action(self, &alert)?,
+        ];
         match self.commit(actions).await {
             // Another writer found the item low a moment ago and alerted: one alert per fall.
             Ok(())

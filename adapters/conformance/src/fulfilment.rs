@@ -19,7 +19,7 @@ use shared::fulfilment_ports::{
 };
 use shared::ports::StoreError;
 use shared::request::AidRequest;
-use shared::stock::{Lot, MAX_MOVEMENT, Movement, Sku, WarehouseCode};
+use shared::stock::{Item, Lot, MAX_MOVEMENT, Movement, Sku, WarehouseCode};
 use shared::{Action, EventId, Phone, RequestId};
 
 use crate::cases::{all_events, event_ids, insert, must};
@@ -849,16 +849,22 @@ pub async fn concurrent_allocations_never_oversell(p: &Ports) {
     }
 }
 
-/// The low-stock bookkeeping of a stock write (`LowStockWatch`) for `item`, threshold 10, on
-/// 2026-12-04.
+/// The low-stock bookkeeping of a stock write (`LowStockWatch`) for `item`, on 2026-12-04.
 fn watch(item: &str, at: chrono::DateTime<chrono::Utc>) -> LowStockWatch {
     LowStockWatch {
         warehouse: warehouse(),
         sku: sku(item),
-        threshold: 10,
         today: date("2026-12-04"),
         alert: stock_low(item, 0, at),
-        reset: false,
+    }
+}
+
+/// A write of low-stock bookkeeping alone (what a threshold change and the scheduled check
+/// write).
+fn watch_only(item: &str, at: chrono::DateTime<chrono::Utc>) -> StockWrite {
+    StockWrite {
+        low_stock: vec![watch(item, at)],
+        ..StockWrite::default()
     }
 }
 
@@ -878,9 +884,11 @@ async fn low_alerts(p: &Ports) -> Vec<(String, u64)> {
 /// that each read 50 and take 2 (each alone leaving 48) alert exactly once between them; a
 /// write while the item is still low (also one bringing in only expired stock) does not
 /// alert again; a receipt back above the threshold clears the mark, and the next fall alerts
-/// with the exact level; a reset (new threshold) alerts again while below; stock that only
-/// expired is told at the item's next movement, whatever it is.
+/// with the exact level; a new threshold is judged afresh (told again while below, with the
+/// new threshold); stock that only expired is told at the item's next movement, whatever it
+/// is; a retired item or one without a threshold is never told about.
 pub async fn low_stock_alerts_once_per_fall(p: &Ports) {
+    must("put_item", p.stock.put_item(&item("BERAS", 10)).await);
     let (mut write, ids) = receipt(&warehouse(), &[("BERAS", 50, None)], at(0));
     write.low_stock = vec![watch("BERAS", at(0))];
     apply(p, "receipt of 50", write).await;
@@ -965,25 +973,24 @@ pub async fn low_stock_alerts_once_per_fall(p: &Ports) {
     assert_eq!(alerts.len(), 2, "the next fall alerts again: {alerts:?}");
     assert_eq!(alerts[1], ("BERAS".to_string(), 5), "with the exact level");
 
-    // A new threshold forgets the alert about the old one: still below, told again.
-    let reset = LowStockWatch {
-        reset: true,
-        ..watch("BERAS", at(300))
-    };
-    apply(
-        p,
-        "a threshold change",
-        StockWrite {
-            low_stock: vec![reset],
-            ..StockWrite::default()
-        },
-    )
-    .await;
-    assert_eq!(
-        low_alerts(p).await.len(),
-        3,
-        "told against the new threshold"
-    );
+    // The same threshold judged again (a scheduled check): nothing new. A new threshold
+    // makes the mark about the old one stale: still below, told again, with the new one.
+    apply(p, "a check", watch_only("BERAS", at(299))).await;
+    assert_eq!(low_alerts(p).await.len(), 2, "already told for 10");
+    must("put_item", p.stock.put_item(&item("BERAS", 8)).await);
+    apply(p, "a threshold change", watch_only("BERAS", at(300))).await;
+    let thresholds: Vec<u64> = all_events(p)
+        .await
+        .into_iter()
+        .filter_map(|o| match o.event.kind {
+            EventKind::StockLow { threshold, .. } => Some(threshold),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(thresholds, [10, 10, 8], "told against the new threshold, 8");
+    must("put_item", p.stock.put_item(&item("BERAS", 10)).await);
+    apply(p, "the threshold back", watch_only("BERAS", at(301))).await;
+    assert_eq!(low_alerts(p).await.len(), 4, "and against 10 again");
 
     // Stock that only expires: a receipt of 100 expiring on the 10th brings BERAS back
     // above; on the 11th the next movement (here a receipt of 1) finds 6 usable: told.
@@ -994,7 +1001,7 @@ pub async fn low_stock_alerts_once_per_fall(p: &Ports) {
     );
     write.low_stock = vec![watch("BERAS", at(400))];
     apply(p, "receipt expiring on the 10th", write).await;
-    assert_eq!(low_alerts(p).await.len(), 3, "105 usable is not low");
+    assert_eq!(low_alerts(p).await.len(), 4, "105 usable is not low");
     let (mut write, _) = receipt(&warehouse(), &[("BERAS", 1, None)], at(500));
     write.low_stock = vec![LowStockWatch {
         today: date("2026-12-11"),
@@ -1004,10 +1011,42 @@ pub async fn low_stock_alerts_once_per_fall(p: &Ports) {
     let alerts = low_alerts(p).await;
     assert_eq!(
         alerts.len(),
-        4,
+        5,
         "the expiry is told at the next movement: {alerts:?}"
     );
-    assert_eq!(alerts[3], ("BERAS".to_string(), 6));
+    assert_eq!(alerts[4], ("BERAS".to_string(), 6));
+
+    // A retired item, or one without a threshold, is never told about and loses its mark.
+    let retired = Item {
+        retired: true,
+        ..item("BERAS", 10)
+    };
+    let later = |w: LowStockWatch| LowStockWatch {
+        today: date("2026-12-11"),
+        ..w
+    };
+    let check = |at| StockWrite {
+        low_stock: vec![later(watch("BERAS", at))],
+        ..StockWrite::default()
+    };
+    apply(p, "still low, still marked", check(at(600))).await;
+    assert_eq!(low_alerts(p).await.len(), 5, "marked for 10");
+    must("retire", p.stock.put_item(&retired).await);
+    apply(p, "retired", check(at(601))).await;
+    must("put_item", p.stock.put_item(&item("BERAS", 0)).await);
+    apply(p, "no threshold", check(at(602))).await;
+    assert_eq!(
+        low_alerts(p).await.len(),
+        5,
+        "no alert when retired or without a threshold"
+    );
+    must("put_item", p.stock.put_item(&item("BERAS", 10)).await);
+    apply(p, "a threshold again", check(at(603))).await;
+    assert_eq!(
+        low_alerts(p).await.len(),
+        6,
+        "the mark went with the threshold: told again"
+    );
     assert_ledger_adds_up(p, &warehouse(), &["BERAS"]).await;
 }
 
@@ -1725,7 +1764,6 @@ pub async fn allocation_facts_agree_with_the_separate_reads(p: &Ports) {
             allocation: must("allocation", p.stock.allocation(&id).await),
             package: must("package", p.stock.package(package_code).await),
             lots: must("lots", p.stock.lots(&warehouse(), Some(&skus)).await),
-            items: must("items", p.stock.items().await),
         }
     };
     let unknown = RequestId::parse("0193a0c4-0000-7000-8000-00000000abcd").expect("a valid id");
@@ -1753,7 +1791,6 @@ pub async fn allocation_facts_agree_with_the_separate_reads(p: &Ports) {
             allocation: None,
             package: Some(sembako.clone()),
             lots: Vec::new(),
-            items: must("items", p.stock.items().await),
         },
         "approved, no stock yet"
     );

@@ -67,7 +67,7 @@
 //!
 //! | table | key | what |
 //! |---|---|---|
-//! | `low_stock_marks` | `(warehouse, sku)` | the items alerted as low (`alerted_at`, `event_id`) and not back at their threshold since: one `StockLow` per fall, decided inside the stock write's transaction |
+//! | `low_stock_marks` | `(warehouse, sku)` | the items alerted as low (`threshold` it was about, `alerted_at`, `event_id`) and not back at their threshold since: one `StockLow` per fall, decided inside the stock write's transaction against the item's committed threshold |
 //!
 //! Times are stored as UTC RFC 3339 text with a fixed nine-digit fraction
 //! (`2026-03-01T08:00:00.000000000Z`), so text order is time order and nothing is rounded.

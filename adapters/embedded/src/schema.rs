@@ -218,16 +218,18 @@ CREATE TABLE receipt_refs (
 ) WITHOUT ROWID;
 "#;
 
-/// Version 4: the items each warehouse was alerted about as low (a `StockLow` event) and
-/// that have not been back at their threshold since, so that a fall below the threshold
-/// alerts once however many writes take part in it (`shared::fulfilment_ports::LowStockWatch`).
-/// An item low before version 4 has no mark: its next fall alerts.
+/// Version 4: the items each warehouse was alerted about as low (a `StockLow` event), with
+/// the threshold the alert was about, that have not been back at their threshold since, so
+/// that a fall below the threshold alerts once however many writes take part in it
+/// (`shared::fulfilment_ports::LowStockWatch`). An item low before version 4 has no mark: its
+/// next movement (or the scheduled check) alerts.
 const V4: &str = r#"
 CREATE TABLE low_stock_marks (
-    warehouse  TEXT NOT NULL,
-    sku        TEXT NOT NULL,
-    alerted_at TEXT NOT NULL,
-    event_id   TEXT NOT NULL,
+    warehouse  TEXT    NOT NULL,
+    sku        TEXT    NOT NULL,
+    threshold  INTEGER NOT NULL,
+    alerted_at TEXT    NOT NULL,
+    event_id   TEXT    NOT NULL,
     PRIMARY KEY (warehouse, sku)
 ) WITHOUT ROWID;
 "#;

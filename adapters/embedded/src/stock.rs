@@ -70,9 +70,15 @@ pub(crate) const CHANGE_LOT: &str = "UPDATE lots
      SET on_hand = on_hand + ?1, allocated = allocated + ?2
      WHERE lot_id = ?3 AND warehouse = ?4 AND sku = ?5
        AND allocated + ?2 >= 0 AND on_hand + ?1 >= allocated + ?2";
-/// The items of a warehouse alerted as low and not restocked since (schema version 4).
-const MARK_LOW_STOCK: &str = "INSERT INTO low_stock_marks (warehouse, sku, alerted_at, event_id)
-    VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING";
+/// The items of a warehouse alerted as low and not restocked since (schema version 4), with
+/// the threshold the alert was about.
+const GET_LOW_STOCK_MARK: &str =
+    "SELECT threshold FROM low_stock_marks WHERE warehouse = ?1 AND sku = ?2";
+const MARK_LOW_STOCK: &str = "INSERT INTO low_stock_marks
+    (warehouse, sku, threshold, alerted_at, event_id) VALUES (?1, ?2, ?3, ?4, ?5)
+    ON CONFLICT (warehouse, sku) DO UPDATE SET threshold = excluded.threshold,
+        alerted_at = excluded.alerted_at, event_id = excluded.event_id";
+const GET_ITEM: &str = "SELECT json FROM items WHERE sku = ?1";
 const CLEAR_LOW_STOCK: &str = "DELETE FROM low_stock_marks WHERE warehouse = ?1 AND sku = ?2";
 pub(crate) const GET_LOT: &str = "SELECT warehouse, sku FROM lots WHERE lot_id = ?1";
 const INSERT_LOT: &str = "INSERT INTO lots (lot_id, warehouse, sku, expires_on, on_hand, allocated)
@@ -439,28 +445,39 @@ impl WriteRows {
     }
 }
 
-/// [`LowStockWatch`] on the committed lots: mark and alert once when the item is below its
-/// threshold, clear the mark when it is not.
+/// [`LowStockWatch`] on what is committed (the lots, the item's threshold): mark and alert
+/// once when the item is low, clear the mark when it is not.
 fn low_stock_bookkeeping(tx: &Connection, watch: &LowStockWatch) -> Result<(), DbError> {
     let (warehouse, sku) = (watch.warehouse.as_str(), watch.sku.as_str());
+    // An item no longer in the catalogue: nothing to judge.
+    let Some(item) = one_json::<Item>(tx, GET_ITEM, sku, "item")? else {
+        return Ok(());
+    };
     let lots = lots_in(tx, warehouse, Some(&[sku.to_string()]))?;
     let available = watch.available_in(&lots);
-    if available >= watch.threshold || watch.reset {
+    if !LowStockWatch::is_low(&item, available) {
         tx.prepare_cached(CLEAR_LOW_STOCK)?
             .execute(params![warehouse, sku])?;
+        return Ok(());
     }
-    if available < watch.threshold {
-        let alert = watch.alert_at(available);
-        let marked = tx.prepare_cached(MARK_LOW_STOCK)?.execute(params![
-            warehouse,
-            sku,
-            time_to_text(&alert.occurred_at),
-            alert.id.as_str(),
-        ])?;
-        if marked == 1 {
-            EventRow::of(&alert)?.write(tx)?;
-        }
+    let marked_for: Option<i64> = tx
+        .prepare_cached(GET_LOW_STOCK_MARK)?
+        .query_row(params![warehouse, sku], |r| r.get(0))
+        .optional()?;
+    let threshold = i64::try_from(item.low_threshold).map_err(|_| corrupt("item threshold"))?;
+    if marked_for == Some(threshold) {
+        return Ok(());
     }
+    // New, or a mark for another threshold (which no longer holds): alert for this one.
+    let alert = watch.alert_at(&item, available);
+    tx.prepare_cached(MARK_LOW_STOCK)?.execute(params![
+        warehouse,
+        sku,
+        threshold,
+        time_to_text(&alert.occurred_at),
+        alert.id.as_str(),
+    ])?;
+    EventRow::of(&alert)?.write(tx)?;
     Ok(())
 }
 
@@ -725,7 +742,7 @@ impl StockStore for EmbeddedStore {
     }
 }
 
-/// The allocator's reads (request, allocation, package, lots, catalogue) in one blocking task,
+/// The allocator's reads (request, allocation, package, lots) in one blocking task,
 /// on one connection, in one snapshot: one hop off the async workers instead of five.
 #[async_trait]
 impl AllocationReads for EmbeddedStore {
@@ -762,7 +779,6 @@ impl AllocationReads for EmbeddedStore {
                     allocation,
                     package,
                     lots,
-                    items: all_json(conn, ALL_ITEMS, &[], "item")?,
                 })
             })
         })

@@ -189,6 +189,13 @@ impl QueryParams {
     pub fn checked(pairs: Vec<(String, String)>, known: &[&str]) -> Result<QueryParams, AppError> {
         let mut errors = Vec::new();
         for (n, (name, _)) in pairs.iter().enumerate() {
+            if errors
+                .iter()
+                .any(|e: &shared::validation::FieldError| e.field == *name)
+            {
+                // Named once, however often it is given.
+                continue;
+            }
             if !known.contains(&name.as_str()) {
                 errors.push(shared::validation::FieldError::new(
                     name.clone(),
@@ -201,9 +208,7 @@ impl QueryParams {
                         format!("Unknown parameter; known: {}.", known.join(", ")),
                     ),
                 ));
-            } else if pairs[..n].iter().any(|(earlier, _)| earlier == name)
-                && !errors.iter().any(|e| e.field == *name)
-            {
+            } else if pairs[..n].iter().any(|(earlier, _)| earlier == name) {
                 errors.push(shared::validation::FieldError::new(
                     name.clone(),
                     "FIELD_REPEATED",
@@ -514,6 +519,7 @@ mod tests {
                 ("stauts", "x"),
                 ("limit", "1"),
                 ("limit", "2"),
+                ("stauts", "y"),
                 ("limit", "3"),
             ]),
             &["status", "limit"],

@@ -63,34 +63,51 @@ pub struct Problem {
 pub const MAX_FIELD_PROBLEMS: usize = 100;
 
 /// A field path as shown to the client. Paths of unknown or repeated members and query
-/// parameters are the client's own text: a run of ten or more digits in one (a NIK or KK
-/// sent as a member name) is masked like a NIK (`3275********0001`), and a path longer than
-/// 200 characters is cut, so that no error repeats a full NIK or KK, nor a huge name.
+/// parameters are the client's own text: a number of ten or more digits in one (a NIK or KK
+/// sent as a member name, also written with spaces, dots or dashes between the digits, or in
+/// other scripts' digits) has every digit but the first and last four masked, as a NIK is
+/// shown (`3275********0001`), and a path longer than 200 characters is cut, so that no error
+/// repeats a full NIK or KK, nor a huge name.
 pub fn shown_path(path: &str) -> String {
-    let mut out = String::with_capacity(path.len().min(203));
-    let mut digits = String::new();
-    let flush = |digits: &mut String, out: &mut String| {
-        if digits.len() >= 10 {
-            out.push_str(&digits[..4]);
-            out.extend(std::iter::repeat_n('*', digits.len() - 8));
-            out.push_str(&digits[digits.len() - 4..]);
-        } else {
-            out.push_str(digits);
-        }
-        digits.clear();
+    let chars: Vec<char> = path.chars().collect();
+    let is_digit = |c: char| c.is_numeric();
+    // Characters that may sit between the digits of one number.
+    let joins = |c: char| {
+        matches!(c, ' ' | '.' | '-' | '+' | '_' | '/' | ',')
+            || c.is_whitespace()
+            || matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2010}'..='\u{2015}' | '\u{2060}' | '\u{FEFF}')
     };
-    for c in path.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-        } else {
-            flush(&mut digits, &mut out);
-            out.push(c);
+    let mut out: Vec<char> = chars.clone();
+    let mut i = 0;
+    while i < chars.len() {
+        if !is_digit(chars[i]) {
+            i += 1;
+            continue;
         }
+        // One number: digits, with single joining characters between them.
+        let mut digits = vec![i];
+        let mut j = i + 1;
+        while j < chars.len() {
+            if is_digit(chars[j]) {
+                digits.push(j);
+                j += 1;
+            } else if joins(chars[j]) && j + 1 < chars.len() && is_digit(chars[j + 1]) {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        if digits.len() >= 10 {
+            for &k in &digits[4..digits.len() - 4] {
+                out[k] = '*';
+            }
+        }
+        i = j;
     }
-    flush(&mut digits, &mut out);
-    match out.char_indices().nth(200) {
-        Some((cut, _)) => format!("{}…", &out[..cut]),
-        None => out,
+    let shown: String = out.into_iter().collect();
+    match shown.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &shown[..cut]),
+        None => shown,
     }
 }
 
@@ -208,6 +225,21 @@ mod tests {
         );
         assert_eq!(shown_path("a123456789"), "a123456789");
         assert_eq!(shown_path("1234567890"), "1234**7890");
+        assert_eq!(shown_path("3275-0145-0875-0001"), "3275-****-****-0001");
+        assert_eq!(shown_path("3275 0145 0875 0001"), "3275 **** **** 0001");
+        assert_eq!(shown_path("32.75.01.450875.0001"), "32.75.**.******.0001");
+        assert_eq!(
+            shown_path("3275014\u{200B}508750001"),
+            "3275***\u{200B}*****0001"
+        );
+        assert_eq!(
+            shown_path("\u{FF13}\u{FF12}\u{FF17}\u{FF15}0145087500\u{FF10}1"),
+            "\u{FF13}\u{FF12}\u{FF17}\u{FF15}********00\u{FF10}1"
+        );
+        assert_eq!(
+            shown_path("lines[12].sku-2026-12-04"),
+            "lines[12].sku-2026-12-04"
+        );
         let long = "é".repeat(5000);
         let shown = shown_path(&long);
         assert_eq!(shown.chars().count(), 201);
