@@ -222,10 +222,24 @@ impl ReceiptRef {
     }
 }
 
-/// A delivery-note reference as compared: trimmed, every run of inner whitespace one space,
-/// lower case.
+/// A delivery-note reference as compared: invisible characters dropped (a zero-width space
+/// or soft hyphen pasted in the middle), full-width letters and digits as their ASCII selves,
+/// every dash and hyphen as `-`, trimmed, every run of inner whitespace one space, lower
+/// case. So `DO-77-1`, `ＤＯ-77-1`, `DO‑77‑1` (non-breaking hyphens) and `do-77-1 ` are one
+/// delivery note, received once.
 pub fn reference_key(reference: &str) -> String {
-    reference
+    let plain: String = reference
+        .chars()
+        .filter(|c| !crate::input::is_invisible(*c))
+        .map(|c| match c {
+            // Full-width forms of ASCII (what a Japanese or Chinese input method types).
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\u{3000}' => ' ',
+            '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE58}' | '\u{FE63}' => '-',
+            c => c,
+        })
+        .collect();
+    plain
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
@@ -516,6 +530,16 @@ mod tests {
         assert_eq!(reference_key("SJ  0042\t/ XII"), "sj 0042 / xii");
         assert_ne!(reference_key("SJ 0042"), reference_key("SJ0042"));
         assert_ne!(reference_key("DO-0042"), reference_key("DO-0043"));
+        for look_alike in [
+            "DO\u{200B}-77-1",
+            "DO\u{00AD}-77-1",
+            "DO\u{2011}77\u{2011}1",
+            "DO\u{2010}77\u{2013}1",
+            "\u{FF24}\u{FF2F}-77-1",
+            "\u{FF24}\u{FF2F}\u{FF0D}\u{FF17}\u{FF17}\u{FF0D}\u{FF11}",
+        ] {
+            assert_eq!(reference_key(look_alike), "do-77-1", "{look_alike}");
+        }
         let r = ReceiptRef {
             warehouse: WarehouseCode::default_warehouse(),
             reference: " Do-1 ".into(),

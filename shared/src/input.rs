@@ -20,7 +20,7 @@ const REQUIRED: Invalid = Invalid::new("FIELD_REQUIRED", "Wajib diisi.", "Requir
 /// hyphen, Hangul and Braille blanks, variation selectors, the byte order mark): copy and
 /// paste from chat apps and word processors leaves them around text, and a field holding
 /// only these (and spaces) is empty, however it was typed.
-fn is_invisible(c: char) -> bool {
+pub(crate) fn is_invisible(c: char) -> bool {
     matches!(
         c,
         '\u{00AD}'
