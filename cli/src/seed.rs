@@ -67,7 +67,7 @@ pub async fn run(deps: &FulfilDeps, opening_stock: bool) -> Result<(), String> {
         });
         match fulfilment::receive(deps, &seeder, Some("seed-opening-stock"), &body).await {
             Ok(_) => eprintln!(
-                "First run: opening stock of {OPENING_PACKAGES} x {} received (reference STOK-AWAL).",
+                "Opening stock of {OPENING_PACKAGES} x {} received (reference STOK-AWAL): the warehouse had never received stock. (--no-opening-stock leaves it out, on every run.)",
                 package.code
             ),
             // Another first run got there first (or the warehouse once received STOK-AWAL):
