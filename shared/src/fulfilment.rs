@@ -377,6 +377,19 @@ pub async fn put_item(
     require(caller, &[Role::Gudang, Role::Dinas])?;
     let mut i = Input::new(body)?;
     let sku = match Sku::parse(sku) {
+        // Sixteen digits is the shape of a NIK or KK pasted into the wrong field; an item
+        // code travels in SMS, logs and reports, where a NIK may never appear.
+        Ok(s) if s.as_str().len() == 16 && s.as_str().bytes().all(|b| b.is_ascii_digit()) => {
+            i.push(FieldError::new(
+                "sku",
+                "SKU_LOOKS_LIKE_NIK",
+                Text::fixed(
+                    "Kode barang ini berbentuk NIK/KK (16 angka); pakai kode barang.",
+                    "This item code has the shape of a NIK/KK (16 digits); use an item code.",
+                ),
+            ));
+            None
+        }
         Ok(s) => Some(s),
         Err(e) => {
             i.push(e.at("sku"));

@@ -17,6 +17,17 @@ use basoka_tests::*;
 
 const HUGE: i64 = i64::MAX;
 
+/// `PUT /v1/items/{sku}` as `token`.
+async fn put_item(s: &Server, token: &str, sku: &str, body: &Value) -> Resp {
+    s.send(
+        s.client()
+            .put(s.url(&format!("/v1/items/{sku}")))
+            .bearer_auth(token)
+            .json(body),
+    )
+    .await
+}
+
 /// `PUT /v1/packages/{code}` as `token`.
 async fn put_package(s: &Server, token: &str, code: &str, body: &Value) -> Resp {
     s.send(
@@ -339,4 +350,39 @@ async fn the_ledger_of_an_item_not_in_the_catalogue_is_an_error_naming_sku() {
     assert_eq!(r.status, 200, "{}", r.text);
     let (st, v) = s.get("/v1/stock/ledger?sku=GULA-PASIR", &gudang).await;
     assert_eq!((st, v), (200, json!({"items": [], "next_cursor": null})));
+}
+
+/// An item code of sixteen digits is a NIK or KK pasted into the wrong field: refused, never
+/// echoed, and no item is created (its code would travel in SMS and logs).
+#[tokio::test]
+async fn an_item_code_shaped_like_a_nik_is_refused() {
+    let s = Server::start();
+    let gudang = s.gudang_token();
+    let r = put_item(
+        &s,
+        &gudang,
+        "3275014508750001",
+        &json!({"name": "Salah tempel", "unit": "kg", "low_threshold": 1}),
+    )
+    .await;
+    r.problem(400, "VALIDATION_FAILED");
+    assert_eq!(
+        r.error_code("sku").as_deref(),
+        Some("SKU_LOOKS_LIKE_NIK"),
+        "{}",
+        r.text
+    );
+    assert!(!r.text.contains("3275014508750001"), "{}", r.text);
+    let (st, items) = s.get("/v1/items", &gudang).await;
+    assert_eq!(st, 200);
+    assert!(!items.to_string().contains("3275014508750001"), "{items}");
+    // A barcode (EAN-13) is a fine item code.
+    let r = put_item(
+        &s,
+        &gudang,
+        "8991234567890",
+        &json!({"name": "Gula pasir 1 kg", "unit": "kg"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
 }
