@@ -407,10 +407,32 @@ pub async fn put_item(
         .await?
         .into_iter()
         .find(|it| it.sku == sku);
+    let unit = unit.expect("checked");
+    // Stock, the ledger and packages count the item in its unit: another unit would turn
+    // 500 kg into "500 karung" and change what every package holds.
+    if let Some(e) = &existing
+        && !e.unit.eq_ignore_ascii_case(&unit)
+        && item_in_use(deps, &sku).await?
+    {
+        return Err(AppError::Validation(vec![FieldError::new(
+            "unit",
+            "UNIT_LOCKED",
+            Text::new(
+                format!(
+                    "Satuan tidak bisa diubah dari {}: barang ini sudah punya stok atau dipakai paket, yang dihitung dalam satuan itu. Buat barang baru dengan kode lain.",
+                    e.unit
+                ),
+                format!(
+                    "The unit cannot change from {}: the item has stock or is in a package, counted in that unit. Create a new item with another code.",
+                    e.unit
+                ),
+            ),
+        )]));
+    }
     let item = Item {
         sku,
         name: name.expect("checked"),
-        unit: unit.expect("checked"),
+        unit,
         low_threshold: low
             .map(|v| v as u64)
             .or(existing.as_ref().map(|e| e.low_threshold))
@@ -431,6 +453,27 @@ pub async fn put_item(
             .await?;
     }
     Ok(item)
+}
+
+/// Whether stock of `sku` was ever received (a lot, even an empty one, in any warehouse) or
+/// a package uses it.
+async fn item_in_use(deps: &FulfilDeps, sku: &Sku) -> Result<bool, AppError> {
+    for warehouse in &deps.warehouses {
+        if !deps
+            .stock
+            .lots(warehouse, Some(std::slice::from_ref(sku)))
+            .await?
+            .is_empty()
+        {
+            return Ok(true);
+        }
+    }
+    Ok(deps
+        .stock
+        .packages()
+        .await?
+        .iter()
+        .any(|p| p.lines.iter().any(|l| &l.sku == sku)))
 }
 
 /// `POST /v1/items/{sku}/retire` — gudang, dinas. A retired item stays in the ledger but can

@@ -386,3 +386,45 @@ async fn an_item_code_shaped_like_a_nik_is_refused() {
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
+
+/// The unit of an item that has stock or is in a package cannot change (500 kg would become
+/// "500 karung", and every package's quantity with it); its name and threshold can, and so
+/// can the unit of an item not used yet, or the case of a unit.
+#[tokio::test]
+async fn the_unit_of_an_item_in_use_cannot_change() {
+    let s = Server::start();
+    let gudang = s.gudang_token();
+    let before = stock(&s, &gudang).await;
+    let r = put_item(
+        &s,
+        &gudang,
+        "BERAS",
+        &json!({"name": "Beras", "unit": "karung", "low_threshold": 100}),
+    )
+    .await;
+    r.problem(400, "VALIDATION_FAILED");
+    assert_eq!(
+        r.error_code("unit").as_deref(),
+        Some("UNIT_LOCKED"),
+        "{}",
+        r.text
+    );
+    assert_eq!(stock(&s, &gudang).await, before, "nothing changed");
+    for body in [
+        json!({"name": "Beras medium", "unit": "kg", "low_threshold": 120}),
+        json!({"name": "Beras medium", "unit": "KG", "low_threshold": 120}),
+    ] {
+        let r = put_item(&s, &gudang, "BERAS", &body).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    for unit in ["kg", "karung"] {
+        let r = put_item(
+            &s,
+            &gudang,
+            "GULA-PASIR",
+            &json!({"name": "Gula pasir", "unit": unit}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "a new item's unit can change: {}", r.text);
+    }
+}
