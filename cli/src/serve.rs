@@ -116,15 +116,18 @@ struct Wired {
     /// `notify` for a whole batch, where the backend has one (see [`delivery::Consumer`]).
     notify_batch: Option<BatchHandler>,
     /// Sends failed SMS again; how many went out.
-    retry: Arc<dyn Fn() -> BoxFuture<Result<usize, String>> + Send + Sync>,
+    retry: Task,
     /// Looks at every item's stock (`allocate-stock`'s scheduled task); how many were looked at.
-    low_stock_check: Arc<dyn Fn() -> BoxFuture<Result<usize, String>> + Send + Sync>,
+    low_stock_check: Task,
     contacts: Option<Arc<ContactBook>>,
     /// Where the SMS go, for the banner.
     sms: String,
 }
 
 type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+/// A periodic task of the runner: how many things it did, or why it failed.
+type Task = Arc<dyn Fn() -> BoxFuture<Result<usize, String>> + Send + Sync>;
 
 /// The request functions' clock: the system's, unless `BASOKA_TEST_FROZEN_CLOCK` holds an
 /// RFC 3339 instant. That variable is a test seam, not a setting: the black-box tests use it
@@ -259,6 +262,25 @@ fn wire_embedded(dir: &Path, settings: Settings) -> Result<Wired, String> {
 /// A consumer on AWS: the Lambda function's own entry point, handed the event as the SQS
 /// message its queue would deliver there: the outbox insert's stream record, which the pipe
 /// publishes as it is and the topic delivers raw (`basoka_aws::stream`).
+/// A scheduled task on AWS: the Lambda function's own entry point, handed the invocation its
+/// schedule sends (`{"basoka": task}`); the count is the answer's `count` member.
+fn lambda_task(function: basoka_lambda::Function, task: &'static str, count: &'static str) -> Task {
+    let function = Arc::new(function);
+    Arc::new(move || {
+        let function = function.clone();
+        Box::pin(async move {
+            let answer = function
+                .handle(
+                    serde_json::json!({ "basoka": task }),
+                    lambda_runtime::Context::default(),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(answer[count].as_u64().unwrap_or(0) as usize)
+        })
+    })
+}
+
 fn lambda_consumer(function: basoka_lambda::Function, table: String) -> Handler {
     let function = Arc::new(function);
     Arc::new(move |event: Event| {
@@ -304,11 +326,20 @@ async fn wire_aws(
     let deps = Arc::new(adapters.request_deps(settings.policy));
     let fulfil = Arc::new(adapters.fulfil_deps());
     let table = adapters.store.table().to_string();
-    let allocate = lambda_consumer(allocate_stock::lambda::function(&adapters), table.clone());
-    let notify_fn = Arc::new(notify::lambda::function(&adapters, settings.notify));
-    let notify = lambda_consumer((*notify_fn).clone(), table);
-    let retry_fn = notify_fn.clone();
-    let check_fn = Arc::new(allocate_stock::lambda::function(&adapters));
+    let allocate_fn = allocate_stock::lambda::function(&adapters);
+    let notify_fn = notify::lambda::function(&adapters, settings.notify);
+    let retry = lambda_task(
+        notify_fn.clone(),
+        notify::lambda::RETRY_TASK,
+        "retried_and_sent",
+    );
+    let low_stock_check = lambda_task(
+        allocate_fn.clone(),
+        allocate_stock::lambda::LOW_STOCK_TASK,
+        "items_checked",
+    );
+    let allocate = lambda_consumer(allocate_fn, table.clone());
+    let notify = lambda_consumer(notify_fn, table);
     Ok(Wired {
         deps,
         fulfil,
@@ -322,28 +353,8 @@ async fn wire_aws(
         notify,
         // Each event goes through the Lambda entry point as its own SQS message.
         notify_batch: None,
-        retry: Arc::new(move || {
-            let f = retry_fn.clone();
-            Box::pin(async move {
-                let task = serde_json::json!({ "basoka": notify::lambda::RETRY_TASK });
-                let answer = f
-                    .handle(task, lambda_runtime::Context::default())
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok(answer["retried_and_sent"].as_u64().unwrap_or(0) as usize)
-            })
-        }),
-        low_stock_check: Arc::new(move || {
-            let f = check_fn.clone();
-            Box::pin(async move {
-                let task = serde_json::json!({ "basoka": allocate_stock::lambda::LOW_STOCK_TASK });
-                let answer = f
-                    .handle(task, lambda_runtime::Context::default())
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok(answer["items_checked"].as_u64().unwrap_or(0) as usize)
-            })
-        }),
+        retry,
+        low_stock_check,
         contacts: Some(ContactBook::new(adapters.store.clone())),
         sms: format!(
             "SNS{}",

@@ -169,12 +169,13 @@ fn low_stock_watches<'a>(
     at: DateTime<Utc>,
     actor: &ActorRef,
 ) -> Vec<LowStockWatch> {
+    let today = deps.today();
     let skus: BTreeSet<&Sku> = skus.into_iter().collect();
     skus.into_iter()
         .map(|sku| LowStockWatch {
             warehouse: warehouse.clone(),
             sku: sku.clone(),
-            today: deps.today(),
+            today,
             alert: warehouse_event(
                 deps,
                 at,
@@ -206,8 +207,20 @@ pub async fn check_low_stock(deps: &FulfilDeps) -> Result<usize, AppError> {
         .filter(|i| i.low_threshold > 0 && !i.retired)
         .map(|i| &i.sku)
         .collect();
+    judge_low_stock(deps, &watched, now, &actor).await?;
+    Ok(watched.len() * deps.warehouses.len())
+}
+
+/// Low-stock bookkeeping alone, with no movement (a write of watches only), for `skus` in
+/// every warehouse: what a threshold change and the scheduled check write.
+async fn judge_low_stock(
+    deps: &FulfilDeps,
+    skus: &[&Sku],
+    at: DateTime<Utc>,
+    actor: &ActorRef,
+) -> Result<(), AppError> {
     for warehouse in &deps.warehouses {
-        let low_stock = low_stock_watches(deps, warehouse, watched.iter().copied(), now, &actor);
+        let low_stock = low_stock_watches(deps, warehouse, skus.iter().copied(), at, actor);
         deps.stock
             .apply(StockWrite {
                 low_stock,
@@ -215,7 +228,7 @@ pub async fn check_low_stock(deps: &FulfilDeps) -> Result<usize, AppError> {
             })
             .await?;
     }
-    Ok(watched.len() * deps.warehouses.len())
+    Ok(())
 }
 
 /// `GET /v1/stock?warehouse=` — gudang, dinas.
@@ -442,16 +455,7 @@ pub async fn put_item(
     deps.stock.put_item(&item).await?;
     // The stock against the threshold as now committed: a new threshold is judged at once
     // (raised above the stock, it alerts), an alert about an old one is forgotten.
-    let (now, actor) = (deps.clock.now(), ActorRef::of(caller));
-    for warehouse in &deps.warehouses {
-        let low_stock = low_stock_watches(deps, warehouse, [&item.sku], now, &actor);
-        deps.stock
-            .apply(StockWrite {
-                low_stock,
-                ..StockWrite::default()
-            })
-            .await?;
-    }
+    judge_low_stock(deps, &[&item.sku], deps.clock.now(), &ActorRef::of(caller)).await?;
     Ok(item)
 }
 
@@ -1235,10 +1239,6 @@ pub async fn allocate(deps: &FulfilDeps, id: &RequestId) -> Result<AllocationOut
                         request.id.as_str(),
                     ));
                 }
-                let delta = needs
-                    .iter()
-                    .map(|(s, q)| Ok((s.clone(), -stock::signed(*q)?)))
-                    .collect::<Result<BTreeMap<Sku, i64>, OutOfRange>>()?;
                 let events = vec![Event {
                     id: event_id,
                     occurred_at: now,
@@ -1251,7 +1251,7 @@ pub async fn allocate(deps: &FulfilDeps, id: &RequestId) -> Result<AllocationOut
                         packages,
                     },
                 }];
-                let low_stock = low_stock_watches(deps, &warehouse, delta.keys(), now, &actor);
+                let low_stock = low_stock_watches(deps, &warehouse, needs.keys(), now, &actor);
                 let allocation = Allocation {
                     request_id: request.id.clone(),
                     warehouse: warehouse.clone(),

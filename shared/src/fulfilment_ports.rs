@@ -232,10 +232,10 @@ pub fn reference_key(reference: &str) -> String {
         .chars()
         .filter(|c| !crate::input::is_invisible(*c))
         .map(|c| match c {
+            c if crate::input::is_dash(c) => '-',
             // Full-width forms of ASCII (what a Japanese or Chinese input method types).
             '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
             '\u{3000}' => ' ',
-            '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE58}' | '\u{FE63}' => '-',
             c => c,
         })
         .collect();
@@ -281,15 +281,38 @@ pub struct LowStockWatch {
     pub alert: Event,
 }
 
+/// What a store does for one [`LowStockWatch`], decided by [`LowStockWatch::decide`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum LowStockStep {
+    /// Nothing to write.
+    Nothing,
+    /// Not low (any more), and marked: delete the mark.
+    Clear,
+    /// Low and not marked for this threshold: mark the item with `threshold` (replacing a
+    /// mark for another one; of concurrent writers only one may succeed) and write `alert`
+    /// with the mark.
+    Alert { threshold: u64, alert: Box<Event> },
+}
+
 impl LowStockWatch {
-    /// Whether `item` (as committed) at `available` is low: it has a threshold, is not
-    /// retired, and less than the threshold is available.
-    pub fn is_low(item: &Item, available: u64) -> bool {
-        item.low_threshold > 0 && !item.retired && available < item.low_threshold
+    /// The rule, on what the store read as committed: `item`, the warehouse's lots of it and
+    /// the threshold its mark was set for, if it has one.
+    pub fn decide(&self, item: &Item, lots: &[Lot], marked_for: Option<u64>) -> LowStockStep {
+        let available = self.available_in(lots);
+        let low = item.low_threshold > 0 && !item.retired && available < item.low_threshold;
+        match (low, marked_for) {
+            (false, None) => LowStockStep::Nothing,
+            (false, Some(_)) => LowStockStep::Clear,
+            (true, Some(t)) if t == item.low_threshold => LowStockStep::Nothing,
+            (true, _) => LowStockStep::Alert {
+                threshold: item.low_threshold,
+                alert: Box::new(self.alert_at(item, available)),
+            },
+        }
     }
 
     /// `alert` with the figures filled in from `item` (as committed) and `available`.
-    pub fn alert_at(&self, item: &Item, available: u64) -> Event {
+    fn alert_at(&self, item: &Item, available: u64) -> Event {
         let mut alert = self.alert.clone();
         if let crate::events::EventKind::StockLow {
             available: a,
@@ -307,7 +330,7 @@ impl LowStockWatch {
 
     /// The item's available stock in `lots` (the warehouse's lots): its usable lots, summed
     /// saturating (a sum beyond `u64` is above any threshold either way).
-    pub fn available_in(&self, lots: &[Lot]) -> u64 {
+    fn available_in(&self, lots: &[Lot]) -> u64 {
         lots.iter()
             .filter(|l| l.sku == self.sku && l.usable_on(self.today))
             .fold(0u64, |acc, l| acc.saturating_add(l.available()))
@@ -546,6 +569,85 @@ mod tests {
             received_at: Utc::now(),
         };
         assert_eq!(r.key(), "do-1");
+    }
+
+    #[test]
+    fn low_stock_is_told_once_per_fall_and_threshold() {
+        use crate::events::EventKind;
+        use crate::ids::EventId;
+        let beras = Sku::parse("BERAS").unwrap();
+        let today = NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
+        let watch = LowStockWatch {
+            warehouse: WarehouseCode::default_warehouse(),
+            sku: beras.clone(),
+            today,
+            alert: Event {
+                id: EventId::new(),
+                occurred_at: Utc::now(),
+                actor: ActorRef::system(),
+                request: None,
+                kind: EventKind::StockLow {
+                    warehouse: "GUDANG-DINSOS-BKS".into(),
+                    sku: "BERAS".into(),
+                    unit: String::new(),
+                    available: 0,
+                    threshold: 0,
+                },
+            },
+        };
+        let item = |threshold: u64, retired: bool| Item {
+            sku: beras.clone(),
+            name: "Beras".into(),
+            unit: "kg".into(),
+            low_threshold: threshold,
+            retired,
+        };
+        let lot = |on_hand: u64, expires_on: Option<NaiveDate>| Lot {
+            lot_id: "l".into(),
+            sku: beras.clone(),
+            expires_on,
+            on_hand,
+            allocated: 0,
+        };
+        // 60 usable, 100 expired yesterday.
+        let lots = [lot(60, None), lot(100, today.pred_opt())];
+        let told = |step: LowStockStep| match step {
+            LowStockStep::Alert { threshold, alert } => match alert.kind {
+                EventKind::StockLow {
+                    available,
+                    threshold: t,
+                    unit,
+                    ..
+                } => Some((threshold, available, t, unit)),
+                _ => None,
+            },
+            _ => None,
+        };
+        assert_eq!(
+            told(watch.decide(&item(100, false), &lots, None)),
+            Some((100, 60, 100, "kg".to_string()))
+        );
+        assert_eq!(
+            watch.decide(&item(100, false), &lots, Some(100)),
+            LowStockStep::Nothing,
+            "told already for 100"
+        );
+        assert_eq!(
+            told(watch.decide(&item(100, false), &lots, Some(80))).map(|t| t.0),
+            Some(100),
+            "a mark for another threshold is stale"
+        );
+        for (threshold, retired) in [(50, false), (0, false), (100, true)] {
+            assert_eq!(
+                watch.decide(&item(threshold, retired), &lots, Some(100)),
+                LowStockStep::Clear,
+                "{threshold} {retired}"
+            );
+            assert_eq!(
+                watch.decide(&item(threshold, retired), &lots, None),
+                LowStockStep::Nothing
+            );
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ const REQUIRED: Invalid = Invalid::new("FIELD_REQUIRED", "Wajib diisi.", "Requir
 /// hyphen, Hangul and Braille blanks, variation selectors, the byte order mark): copy and
 /// paste from chat apps and word processors leaves them around text, and a field holding
 /// only these (and spaces) is empty, however it was typed.
-pub(crate) fn is_invisible(c: char) -> bool {
+pub fn is_invisible(c: char) -> bool {
     matches!(
         c,
         '\u{00AD}'
@@ -37,6 +37,16 @@ pub(crate) fn is_invisible(c: char) -> bool {
             | '\u{FE00}'..='\u{FE0F}'
             | '\u{FEFF}'
             | '\u{FFA0}'
+    )
+}
+
+/// A hyphen or dash of any kind (`-`, the Unicode hyphens and dashes, the minus sign, their
+/// small and full-width forms): what a reference or a number typed on another keyboard or
+/// pasted from a word processor holds where `-` was meant.
+pub fn is_dash(c: char) -> bool {
+    matches!(
+        c,
+        '-' | '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE58}' | '\u{FE63}' | '\u{FF0D}'
     )
 }
 

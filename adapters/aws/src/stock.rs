@@ -58,10 +58,11 @@
 //! and the item itself (its threshold as committed) read at once; low and not marked for
 //! this threshold, the mark (`attribute_not_exists(PK) OR threshold <> :t`) and the
 //! `StockLow` event are one transaction, so of the writers that find the item low only one
-//! alerts; not low, a mark is deleted. The last writer of a fall reads the stock after every write before it
-//! committed, so a fall is never missed (which a check against the stock the writer read
-//! before could not promise). A failure here is logged, never returned: the stock write has
-//! committed, and a retry of it would apply it twice.
+//! alerts; not low, a mark is deleted (`LowStockWatch::decide` is the rule). The last writer
+//! of a fall reads the stock after every write before it committed, so a fall is never
+//! missed (which a check against the stock the writer read before could not promise). A
+//! failure here is logged, never returned: the stock write has committed, and a retry of it
+//! would apply it twice.
 //!
 //! Should a write still need more than 100 items (a bug, or an allocation written before these
 //! limits), it is refused before anything is sent with `StoreError::TooLarge`, which the use
@@ -74,7 +75,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use shared::RequestId;
 use shared::fulfilment_ports::{
-    Allocation, AllocationReads, AllocationStatus, Expect, LedgerCursor, LedgerEntry,
+    Allocation, AllocationReads, AllocationStatus, Expect, LedgerCursor, LedgerEntry, LowStockStep,
     LowStockWatch, ReceiptRef, Shipment, ShipmentStatus, StockStore, StockWrite,
 };
 use shared::ports::{Page, StoreError};
@@ -380,24 +381,21 @@ impl DynamoStore {
         else {
             return Ok(());
         };
-        let available = watch.available_in(&lots?);
         let marked_for = mark?
             .map(|m| get_n::<u64>(&m, "threshold", "low-stock mark threshold"))
             .transpose()?;
-        if !LowStockWatch::is_low(&it, available) {
-            if marked_for.is_some() {
-                self.commit(vec![Action::delete(key(&pk, &sk))])
+        let (threshold, alert) = match watch.decide(&it, &lots?, marked_for) {
+            LowStockStep::Nothing => return Ok(()),
+            LowStockStep::Clear => {
+                return self
+                    .commit(vec![Action::delete(key(&pk, &sk))])
                     .await
-                    .map_err(Failure::into_store_error)?;
+                    .map_err(Failure::into_store_error);
             }
-            return Ok(());
-        }
-        if marked_for == Some(it.low_threshold) {
-            return Ok(());
-        }
-        let alert = watch.alert_at(&it, available);
+            LowStockStep::Alert { threshold, alert } => (threshold, alert),
+        };
         let mut mark = item(&pk, &sk, "low_stock_mark");
-        mark.insert("threshold".into(), n(it.low_threshold));
+        mark.insert("threshold".into(), n(threshold));
         mark.insert("alerted_at".into(), s(time_text(&alert.occurred_at)));
         mark.insert("event_id".into(), s(alert.id.as_str().to_string()));
         let actions = vec![
@@ -406,7 +404,7 @@ impl DynamoStore {
             Action::put(mark)
                 .when("attribute_not_exists(PK) OR #t <> :t")
                 .name("#t", "threshold")
-                .value(":t", n(it.low_threshold))
+                .value(":t", n(threshold))
                 .or_fail(Why::State),
             outbox_action(self, &alert)?,
         ];

@@ -33,7 +33,8 @@ use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use shared::RequestId;
 use shared::fulfilment_ports::{
     Allocation, AllocationFacts, AllocationReads, AllocationStatus, Expect, LedgerCursor,
-    LedgerEntry, LowStockWatch, ReceiptRef, Shipment, ShipmentStatus, StockStore, StockWrite,
+    LedgerEntry, LowStockStep, LowStockWatch, ReceiptRef, Shipment, ShipmentStatus, StockStore,
+    StockWrite,
 };
 use shared::ports::{IdempotencyRecord, Page, StoreError};
 use shared::stock::{Item, Lot, Package, Sku, WarehouseCode};
@@ -445,8 +446,8 @@ impl WriteRows {
     }
 }
 
-/// [`LowStockWatch`] on what is committed (the lots, the item's threshold): mark and alert
-/// once when the item is low, clear the mark when it is not.
+/// [`LowStockWatch`] on what is committed (the lots, the item's threshold, its mark), as
+/// [`LowStockWatch::decide`] says.
 fn low_stock_bookkeeping(tx: &Connection, watch: &LowStockWatch) -> Result<(), DbError> {
     let (warehouse, sku) = (watch.warehouse.as_str(), watch.sku.as_str());
     // An item no longer in the catalogue: nothing to judge.
@@ -454,30 +455,31 @@ fn low_stock_bookkeeping(tx: &Connection, watch: &LowStockWatch) -> Result<(), D
         return Ok(());
     };
     let lots = lots_in(tx, warehouse, Some(&[sku.to_string()]))?;
-    let available = watch.available_in(&lots);
-    if !LowStockWatch::is_low(&item, available) {
-        tx.prepare_cached(CLEAR_LOW_STOCK)?
-            .execute(params![warehouse, sku])?;
-        return Ok(());
-    }
     let marked_for: Option<i64> = tx
         .prepare_cached(GET_LOW_STOCK_MARK)?
         .query_row(params![warehouse, sku], |r| r.get(0))
         .optional()?;
-    let threshold = i64::try_from(item.low_threshold).map_err(|_| corrupt("item threshold"))?;
-    if marked_for == Some(threshold) {
-        return Ok(());
+    let marked_for = marked_for
+        .map(|t| u64::try_from(t).map_err(|_| corrupt("low-stock mark threshold")))
+        .transpose()?;
+    match watch.decide(&item, &lots, marked_for) {
+        LowStockStep::Nothing => {}
+        LowStockStep::Clear => {
+            tx.prepare_cached(CLEAR_LOW_STOCK)?
+                .execute(params![warehouse, sku])?;
+        }
+        LowStockStep::Alert { threshold, alert } => {
+            let threshold = i64::try_from(threshold).map_err(|_| corrupt("item threshold"))?;
+            tx.prepare_cached(MARK_LOW_STOCK)?.execute(params![
+                warehouse,
+                sku,
+                threshold,
+                time_to_text(&alert.occurred_at),
+                alert.id.as_str(),
+            ])?;
+            EventRow::of(&alert)?.write(tx)?;
+        }
     }
-    // New, or a mark for another threshold (which no longer holds): alert for this one.
-    let alert = watch.alert_at(&item, available);
-    tx.prepare_cached(MARK_LOW_STOCK)?.execute(params![
-        warehouse,
-        sku,
-        threshold,
-        time_to_text(&alert.occurred_at),
-        alert.id.as_str(),
-    ])?;
-    EventRow::of(&alert)?.write(tx)?;
     Ok(())
 }
 

@@ -227,6 +227,15 @@ impl QueryParams {
     }
 
     /// The value of `name`, if given.
+    /// [`QueryParams::checked`] for a handler: the refusal as the problem it answers in `lang`.
+    pub fn for_route(
+        pairs: Vec<(String, String)>,
+        known: &[&str],
+        lang: Lang,
+    ) -> Result<QueryParams, ApiError> {
+        Self::checked(pairs, known).map_err(|e| ApiError::new(e, lang))
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()

@@ -73,9 +73,10 @@ pub fn shown_path(path: &str) -> String {
     let is_digit = |c: char| c.is_numeric();
     // Characters that may sit between the digits of one number.
     let joins = |c: char| {
-        matches!(c, ' ' | '.' | '-' | '+' | '_' | '/' | ',')
+        matches!(c, '.' | '+' | '_' | '/' | ',')
             || c.is_whitespace()
-            || matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2010}'..='\u{2015}' | '\u{2060}' | '\u{FEFF}')
+            || shared::input::is_dash(c)
+            || shared::input::is_invisible(c)
     };
     let mut out: Vec<char> = chars.clone();
     let mut i = 0;

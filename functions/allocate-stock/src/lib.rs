@@ -70,15 +70,6 @@ fn json_with(status: StatusCode, body: String, replayed: bool) -> Response {
 /// Query parameters as received (unknown ones ignored).
 type Params = Query<Vec<(String, String)>>;
 
-/// The query of a route that knows the parameters `known` (see [`QueryParams`]).
-fn query(
-    q: Vec<(String, String)>,
-    known: &[&str],
-    lang: shared::i18n::Lang,
-) -> Result<QueryParams, ApiError> {
-    QueryParams::checked(q, known).map_err(|e| ApiError::new(e, lang))
-}
-
 fn idempotency_key(
     headers: &HeaderMap,
     lang: shared::i18n::Lang,
@@ -239,7 +230,7 @@ async fn stock_levels(
     ClientLang(lang): ClientLang,
     Query(q): Params,
 ) -> Result<Json<Vec<StockLevel>>, ApiError> {
-    let q = query(q, &["warehouse"], lang)?;
+    let q = QueryParams::for_route(q, &["warehouse"], lang)?;
     fulfilment::stock_levels(&deps, &caller, q.get("warehouse"))
         .await
         .map(Json)
@@ -257,7 +248,7 @@ async fn ledger(
     ClientLang(lang): ClientLang,
     Query(q): Params,
 ) -> Result<Json<LedgerPage>, ApiError> {
-    let q = query(q, &["warehouse", "sku", "limit", "cursor"], lang)?;
+    let q = QueryParams::for_route(q, &["warehouse", "sku", "limit", "cursor"], lang)?;
     fulfilment::ledger(
         &deps,
         &caller,
@@ -426,7 +417,7 @@ async fn list_shipments(
     ClientLang(lang): ClientLang,
     Query(q): Params,
 ) -> Result<Json<ShipmentPage>, ApiError> {
-    let q = query(q, &["status", "limit", "cursor"], lang)?;
+    let q = QueryParams::for_route(q, &["status", "limit", "cursor"], lang)?;
     fulfilment::shipments(
         &deps,
         &caller,

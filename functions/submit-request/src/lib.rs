@@ -191,8 +191,7 @@ async fn list(
     ClientLang(lang): ClientLang,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Json<RequestPage>, ApiError> {
-    let q = QueryParams::checked(q, &["status", "kelurahan_code", "limit", "cursor"])
-        .map_err(|e| ApiError::new(e, lang))?;
+    let q = QueryParams::for_route(q, &["status", "kelurahan_code", "limit", "cursor"], lang)?;
     let params = ListParams {
         status: q.get("status").map(str::to_string),
         kelurahan_code: q.get("kelurahan_code").map(str::to_string),

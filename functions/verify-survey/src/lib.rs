@@ -214,8 +214,7 @@ async fn report_summary(
     headers: HeaderMap,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let q =
-        basoka_web::QueryParams::checked(q, &["from", "to"]).map_err(|e| ApiError::new(e, lang))?;
+    let q = basoka_web::QueryParams::for_route(q, &["from", "to"], lang)?;
     let params = SummaryParams {
         from: q.get("from").map(str::to_string),
         to: q.get("to").map(str::to_string),
